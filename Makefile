@@ -1,0 +1,29 @@
+# Two commands: `make run` (the whole system on SQLite) and `make test` (every test).
+.PHONY: run test train classify lint lock
+
+run:
+	@bash tools/setup.sh
+	@.venv/bin/python -m tools.train
+	@.venv/bin/python -m tools.stack
+
+test:
+	@bash tools/setup.sh --test
+	@.venv/bin/python -m tools.train
+	@.venv/bin/python -m pytest $(PYTEST_ARGS)
+
+train:
+	@bash tools/setup.sh
+	@.venv/bin/python -m tools.train $(if $(FORCE),--force)
+
+classify:
+	@bash tools/setup.sh
+	@.venv/bin/python -m tools.train
+	@PYTHONPATH=. .venv-rasa/bin/python -m nlu.classify
+
+lint:
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+lock:
+	@.venv/bin/pip install -q -r requirements/project.in
+	@{ echo '# Pinned from requirements/project.in with `make lock`; installed into .venv.'; \
+	   .venv/bin/pip freeze; } > requirements/project.lock

@@ -1,0 +1,1 @@
+"""Custom Rasa actions (rasa-sdk): answer from the FAQ store, clarify, hand over."""

@@ -1,0 +1,68 @@
+"""The one action every message goes to: apply the decision rule, then answer, clarify or
+hand over (rules in nlu_data/rules.yml send each intent here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import render
+from actions.faq_store import FaqStore, default_store
+from nlu.decision import Decision, decide
+
+CANNED_RESPONSES = {
+    "greet": "utter_greet",
+    "goodbye": "utter_goodbye",
+    "thank": "utter_welcome",
+    "feedback_helpful": "utter_feedback_thanks",
+    "out_of_scope": "utter_out_of_scope",
+}
+
+
+class ActionRespond(Action):
+    """Answer from the FAQ store, clarify with suggestions, or hand over to staff."""
+
+    def __init__(self, store: FaqStore | None = None) -> None:
+        self._store = store
+
+    def name(self) -> str:
+        return "action_respond"
+
+    @property
+    def store(self) -> FaqStore:
+        return self._store or default_store()
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        decision = decide(
+            tracker.latest_message or {},
+            clarified_before=bool(tracker.get_slot("clarified_before")),
+            sensitive=await self.store.sensitive_slugs(),
+            known=await self.store.slugs(),
+        )
+        return await self._act(decision, dispatcher)
+
+    async def _act(self, decision: Decision, dispatcher: CollectingDispatcher) -> list[EventType]:
+        if decision.kind == "answer" and decision.faq:
+            entry = await self.store.get(decision.faq)
+            if entry is None:  # removed since the model was trained
+                dispatcher.utter_message(json_message=render.handoff("not_understood"))
+                return [SlotSet("clarified_before", False)]
+            dispatcher.utter_message(json_message=render.answer(entry))
+            if decision.handoff:
+                dispatcher.utter_message(json_message=render.handoff("sensitive"))
+            return [SlotSet("clarified_before", False)]
+        if decision.kind == "answer":
+            dispatcher.utter_message(response=CANNED_RESPONSES.get(decision.intent, "utter_greet"))
+            return [SlotSet("clarified_before", False)]
+        if decision.kind == "clarify":
+            entries = [e for s in decision.suggestions if (e := await self.store.get(s))]
+            dispatcher.utter_message(json_message=render.clarify(entries))
+            return [SlotSet("clarified_before", True)]
+        dispatcher.utter_message(json_message=render.handoff(decision.reason or "member_request"))
+        return [SlotSet("clarified_before", False)]

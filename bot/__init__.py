@@ -1,0 +1,1 @@
+"""The gateway: channels, durable inbox and outbox, dispatcher to Rasa, reply ledger, consoles."""

@@ -1,0 +1,101 @@
+"""``create_app(settings)``: wiring only. Opens the database, migrates, loads the FAQ, starts
+the workers and registers the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.registry import build_senders
+from bot.db.migrate import upgrade
+from bot.db.session import create_engine, session_factory
+from bot.inbox import Inbox
+from bot.ops.faq import do_sync_faq
+from bot.rasa_client import RasaClient
+from bot.settings import Settings
+from bot.web import health, keys, sandbox
+from bot.web.errors import error_middleware
+from bot.workers.dispatcher import Dispatcher
+from bot.workers.loop import Wakeup, run_forever
+from bot.workers.outbox import OutboxWorker
+from nlu.faq_source import load_dir
+
+log = logging.getLogger(__name__)
+
+DISPATCH_WORKERS = 4
+OUTBOX_WORKERS = 2
+
+
+def utc_now() -> dt.datetime:
+    """The real clock."""
+    return dt.datetime.now(dt.UTC)
+
+
+def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -> web.Application:
+    """The gateway application with its background workers."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app[keys.SETTINGS] = settings
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        async with sessions() as session, session.begin():
+            inserted, updated = await do_sync_faq(session, load_dir(settings.faq_dir), clock())
+        log.info("FAQ store: %d inserted, %d updated", inserted, updated)
+        dispatch_wakeup, outbox_wakeup = Wakeup(), Wakeup()
+        app[keys.SESSIONS] = sessions
+        reply_target = dt.timedelta(hours=settings.reply_target_hours)
+        app[keys.INBOX] = Inbox(sessions, dispatch_wakeup, reply_target, clock)
+        http = aiohttp.ClientSession()
+        rasa = RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds)
+        lease = dt.timedelta(seconds=settings.lease_seconds)
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        tasks = []
+        for n in range(DISPATCH_WORKERS):
+            worker = Dispatcher(
+                sessions,
+                rasa,
+                worker_id=f"{me}:d{n}",
+                lease=lease,
+                escalate_after=dt.timedelta(seconds=settings.rasa_escalate_after_seconds),
+                outbox_wakeup=outbox_wakeup,
+                clock=clock,
+            )
+            tasks.append(
+                run_forever(
+                    f"dispatcher {n}", worker.step, dispatch_wakeup, settings.worker_poll_seconds
+                )
+            )
+        senders = build_senders()
+        for n in range(OUTBOX_WORKERS):
+            sender = OutboxWorker(
+                sessions, senders, worker_id=f"{me}:o{n}", lease=lease, clock=clock
+            )
+            tasks.append(
+                run_forever(
+                    f"outbox {n}", sender.step, outbox_wakeup, settings.worker_poll_seconds
+                )
+            )
+        running = [asyncio.create_task(t) for t in tasks]
+        try:
+            yield
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await http.close()
+            await engine.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    health.add_routes(app)
+    sandbox.add_routes(app)
+    return app

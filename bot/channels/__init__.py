@@ -1,0 +1,1 @@
+"""Channels: one folder per platform, each with the same shape (parse, send)."""

@@ -1,0 +1,101 @@
+"""Replies: written before they are sent, then sent in order per conversation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Conversation, Message, OutboxItem
+from bot.ops import ledger
+from bot.ops.sql import finish_leased
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply to store and send: who wrote it, what kind it is, text and quick replies."""
+
+    author: str  # bot | staff | system
+    kind: str  # answer | clarify | handoff | chitchat | out_of_scope | text | holding
+    text: str
+    quick_replies: tuple[dict[str, str], ...] = field(default=())
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+async def do_enqueue_reply(
+    session: AsyncSession, conversation: Conversation, reply: Reply, now: dt.datetime
+) -> Message:
+    """Store the reply as a message and put it in the outbox."""
+    data = dict(reply.data)
+    if reply.quick_replies:
+        data["quick_replies"] = [dict(q) for q in reply.quick_replies]
+    message = Message(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        direction="out",
+        author=reply.author,
+        kind=reply.kind,
+        text=reply.text,
+        data=data,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    session.add(
+        OutboxItem(
+            conversation_id=conversation.id,
+            message_id=message.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return message
+
+
+async def do_mark_sent(
+    session: AsyncSession,
+    item: OutboxItem,
+    worker: str,
+    platform_message_id: str,
+    now: dt.datetime,
+) -> bool:
+    """Record a successful send and update the ledger; False if the lease was lost."""
+    done = await finish_leased(
+        session,
+        OutboxItem,
+        item.id,
+        worker,
+        {
+            "status": "sent",
+            "sent_at": now,
+            "platform_message_id": platform_message_id,
+            "attempts": item.attempts + 1,
+            "last_error": None,
+        },
+    )
+    if done:
+        message = await session.get(Message, item.message_id)
+        if message is not None:
+            message.platform_message_id = platform_message_id
+            await ledger.do_note_reply_sent(session, message, now)
+    return done
+
+
+async def do_mark_send_failed(
+    session: AsyncSession,
+    item: OutboxItem,
+    worker: str,
+    reason: str,
+    retry_at: dt.datetime | None,
+) -> bool:
+    """Record a failed send: retried at ``retry_at``, or failed for good when it is None."""
+    values: dict[str, Any] = {"attempts": item.attempts + 1, "last_error": reason[:2000]}
+    if retry_at is None:
+        values["status"] = "failed"
+    else:
+        values["next_attempt_at"] = retry_at
+    return await finish_leased(session, OutboxItem, item.id, worker, values)

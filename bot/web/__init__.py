@@ -1,0 +1,1 @@
+"""HTTP handlers: thin; they validate, call ``bot.ops`` in one transaction and answer."""

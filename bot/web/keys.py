@@ -1,0 +1,17 @@
+"""Typed keys for what ``create_app`` puts on the application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.db.session import SessionFactory
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.inbox import Inbox
+
+SETTINGS = web.AppKey("settings", Settings)
+SESSIONS = web.AppKey("sessions", SessionFactory)
+INBOX: web.AppKey[Inbox] = web.AppKey("inbox")

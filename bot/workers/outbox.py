@@ -1,0 +1,86 @@
+"""The outbox worker: sends stored replies through their channel, with retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+
+from bot.channels.base import ChannelSender, OutboundMessage, SendError
+from bot.db.models import Conversation, Message, OutboxItem
+from bot.db.session import SessionFactory
+from bot.lib.backoff import backoff
+from bot.ops import outbox
+from bot.ops.sql import claim_head_of_line
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class OutboxWorker:
+    """One worker; several may run, in one or many processes."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        senders: Mapping[str, ChannelSender],
+        *,
+        worker_id: str,
+        lease: dt.timedelta,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._senders = senders
+        self._worker = worker_id
+        self._lease = lease
+        self._now = clock
+
+    async def step(self) -> bool:
+        """Send one due reply if there is one; True if there was one."""
+        async with self._sessions() as session, session.begin():
+            item_id = await claim_head_of_line(
+                session, OutboxItem, self._worker, self._now(), self._lease
+            )
+        if item_id is None:
+            return False
+        async with self._sessions() as session:
+            item = await session.get(OutboxItem, item_id)
+            message = await session.get(Message, item.message_id) if item else None
+            conversation = await session.get(Conversation, item.conversation_id) if item else None
+        if item is None or message is None or conversation is None:
+            return True
+        sender = self._senders.get(conversation.channel)
+        try:
+            if sender is None:
+                raise SendError(f"no sender for channel {conversation.channel}", retryable=False)
+            platform_id = await sender.send(
+                OutboundMessage(
+                    message_id=message.id,
+                    conversation_id=conversation.id,
+                    page_id=conversation.page_id,
+                    user_id=conversation.user_id,
+                    text=message.text,
+                    quick_replies=tuple((message.data or {}).get("quick_replies") or ()),
+                )
+            )
+        except SendError as exc:
+            await self._failed(item, exc)
+            return True
+        async with self._sessions() as session, session.begin():
+            await outbox.do_mark_sent(session, item, self._worker, platform_id, self._now())
+        return True
+
+    async def _failed(self, item: OutboxItem, exc: SendError) -> None:
+        attempts = item.attempts + 1
+        retry_at = None
+        if exc.retryable and attempts < MAX_ATTEMPTS:
+            retry_at = self._now() + backoff(attempts)
+        log.warning(
+            "outbox %s: send failed (%s), %s",
+            item.id,
+            exc.reason,
+            "retrying" if retry_at else "giving up",
+        )
+        async with self._sessions() as session, session.begin():
+            await outbox.do_mark_send_failed(session, item, self._worker, exc.reason, retry_at)

@@ -1,0 +1,113 @@
+"""Vietnamese text normalization used before tokenization (standard library only).
+
+Members type with or without diacritics, with abbreviations and teen code. Everything is mapped
+to one form: NFC, lower case, diacritics removed (đ -> d), common abbreviations expanded, so that
+"luong toi thieu vung" and "lương tối thiểu vùng" give the same tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Abbreviations as workers type them, keyed by their diacritic-free form.
+ABBREVIATIONS: dict[str, str] = {
+    "ko": "khong",
+    "k": "khong",
+    "kg": "khong",
+    "hok": "khong",
+    "hk": "khong",
+    "khg": "khong",
+    "kh": "khong",
+    "hong": "khong",
+    "dc": "duoc",
+    "dk": "duoc",
+    "cty": "cong ty",
+    "ct": "cong ty",
+    "nld": "nguoi lao dong",
+    "nsdld": "nguoi su dung lao dong",
+    "bhxh": "bao hiem xa hoi",
+    "bhyt": "bao hiem y te",
+    "bhtn": "bao hiem that nghiep",
+    "hd": "hop dong",
+    "hdld": "hop dong lao dong",
+    "lm": "lam",
+    "j": "gi",
+    "ji": "gi",
+    "bn": "bao nhieu",
+    "bnh": "bao nhieu",
+    "bnhieu": "bao nhieu",
+    "bnhiu": "bao nhieu",
+    "baonhieu": "bao nhieu",
+    "bh": "bao hiem",
+    "e": "em",
+    "a": "anh",
+    "ad": "admin",
+    "tr": "trieu",
+    "tc": "tang ca",
+    "cd": "cong doan",
+    "cdcs": "cong doan co so",
+    "lg": "luong",
+    "ng": "nguoi",
+    "ngta": "nguoi ta",
+    "vs": "voi",
+    "r": "roi",
+    "ntn": "nhu the nao",
+    "trc": "truoc",
+    "sn": "sinh nhat",
+    "mik": "minh",
+    "mn": "moi nguoi",
+    "mk": "minh",
+    "z": "vay",
+    "v": "vay",
+    "dz": "vay",
+    "wa": "qua",
+    "kpcd": "kinh phi cong doan",
+    "tcxh": "tro cap xa hoi",
+    "tctn": "tro cap that nghiep",
+    "ltt": "luong toi thieu",
+    "ltv": "luong toi thieu vung",
+    "lcs": "luong co so",
+    "tnld": "tai nan lao dong",
+    "bnn": "benh nghe nghiep",
+    "ldld": "lien doan lao dong",
+    "tncn": "thu nhap ca nhan",
+}
+
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+_NUMBER_WORD_RE = re.compile(r"^(\d+)(tr|k|d|đ)(\d*)$")
+
+
+def strip_diacritics(text: str) -> str:
+    """Remove Vietnamese diacritics: "Lương tối thiểu" -> "Luong toi thieu"."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+
+
+def _expand(word: str) -> list[str]:
+    expansion = ABBREVIATIONS.get(word)
+    if expansion is not None:
+        return expansion.split()
+    number = _NUMBER_WORD_RE.match(word)
+    if number:  # "4tr2" -> "4 trieu 2": keeps the unit as its own token
+        head, unit, tail = number.groups()
+        unit_word = {"tr": "trieu", "k": "nghin"}.get(unit, "dong")
+        return [head, unit_word] + ([tail] if tail else [])
+    return [word]
+
+
+def normalize_words(text: str) -> list[str]:
+    """Split ``text`` into normalized words (punctuation dropped)."""
+    text = unicodedata.normalize("NFC", text).lower()
+    words: list[str] = []
+    for raw in _TOKEN_RE.findall(text):
+        if not any(ch.isalnum() for ch in raw):
+            continue
+        words.extend(_expand(strip_diacritics(raw)))
+    return words
+
+
+def normalize(text: str) -> str:
+    """The normalized form of ``text`` as one string of space-separated words."""
+    return " ".join(normalize_words(text))

@@ -1,0 +1,1 @@
+"""Developer commands: set-up, training, running the stack (see README)."""

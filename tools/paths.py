@@ -1,0 +1,14 @@
+"""Where things are, relative to the repository root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+MODELS = ROOT / "models"
+MODEL = MODELS / "current.tar.gz"
+MODEL_STAMP = MODELS / "current.inputs"
+RASA_BIN = ROOT / ".venv-rasa" / "bin"
+PROJECT_BIN = ROOT / ".venv" / "bin"
+TRAINING_INPUTS = ("nlu_data", "config.yml", "domain.yml", "nlu")
