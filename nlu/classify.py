@@ -37,6 +37,9 @@ def result_line(text: str, parse: dict[str, Any], sensitive: set[str], known: se
 
 async def _run(model: Path, faq_dir: Path) -> None:
     from rasa.core.agent import Agent  # imported late: slow, and only here
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
 
     entries = load_dir(faq_dir)
     sensitive = {e.slug for e in entries if e.sensitive}

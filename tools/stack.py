@@ -128,12 +128,17 @@ class Running:
 
 @contextlib.contextmanager
 def run_stack(
-    ports: Ports, database_url: str, log_dir: Path, extra_env: Mapping[str, str] = {}
+    ports: Ports,
+    database_url: str,
+    log_dir: Path,
+    extra_env: Mapping[str, str] = {},
+    rasa_url: str = "",
 ) -> Iterator[Running]:
-    """Start the whole stack; stop it on exit."""
+    """Start the whole stack; stop it on exit. ``rasa_url`` overrides where the gateway looks
+    for Rasa (the tests put a proxy in between)."""
     running = Running(log_dir)
     try:
-        for service in services(ports, database_url, extra_env):
+        for service in services(ports, database_url, extra_env, rasa_url):
             running.start(service)
         yield running
     finally:

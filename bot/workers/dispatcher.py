@@ -86,6 +86,10 @@ class Dispatcher:
             await self._rasa_failed(job, conversation, str(exc))
             return
         turn = parse_turn(result, message.id)
+        if not turn.replies:
+            # Every turn of ours says something; silence means the action server failed.
+            await self._rasa_failed(job, conversation, "Rasa returned no reply")
+            return
         async with self._sessions() as session, session.begin():
             stored = await dispatch.do_complete_turn(
                 session,

@@ -1,0 +1,136 @@
+"""A member's question end to end: sandbox API -> gateway -> Rasa -> actions -> outbox -> member,
+with the stored records checked in the database. Runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.db.models import Conversation, DispatchJob, Message, OutboxItem, Question
+from bot.db.session import create_engine, session_factory
+from tests.e2e.conftest import Stack
+from tests.helpers.sandbox_client import Member
+
+pytestmark = pytest.mark.stack
+
+MIN_WAGE_FIGURE = "5.310.000"
+MIN_WAGE_DECREE = "293/2025/NĐ-CP"
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def db(stack: Stack):
+    engine = create_engine(stack.database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+async def conversation_of(db, member: Member) -> Conversation:
+    async with db() as session:
+        found = await session.execute(select(Conversation).filter_by(user_id=member.session))
+        return found.scalar_one()
+
+
+async def test_minimum_wage_question_gets_the_current_figure_with_its_decree(stack, http, db):
+    member = Member(http, stack.base_url)
+    await member.say("lương tối thiểu vùng 1 năm 2026 là bao nhiêu")
+    [reply] = await member.replies()
+    assert reply["author"] == "bot" and reply["kind"] == "answer"
+    assert MIN_WAGE_FIGURE in reply["text"] and MIN_WAGE_DECREE in reply["text"]
+    assert "Áp dụng từ: 01/01/2026" in reply["text"]
+    assert {"Hữu ích", "Gặp cán bộ"} <= {q["title"] for q in reply["quick_replies"]}
+
+    conversation = await conversation_of(db, member)
+    async with db() as session:
+        question = (await session.execute(
+            select(Question).filter_by(conversation_id=conversation.id))).scalar_one()
+        outbox = (await session.execute(
+            select(OutboxItem).filter_by(conversation_id=conversation.id))).scalar_one()
+    assert (question.status, question.answered_by, question.faq_slug) == (
+        "answered", "bot", "luong_toi_thieu_vung")
+    assert outbox.status == "sent" and outbox.message_id == reply["id"]
+    assert conversation.mode == "bot"
+
+
+async def test_question_without_diacritics_gets_the_same_answer(stack, http):
+    accented, plain = Member(http, stack.base_url), Member(http, stack.base_url)
+    await accented.say("lương tối thiểu vùng 1 năm 2026 là bao nhiêu")
+    await plain.say("luong toi thieu vung 1")
+    [a], [b] = await accented.replies(), await plain.replies()
+    assert b["kind"] == "answer" and MIN_WAGE_FIGURE in b["text"]
+    assert a["text"] == b["text"]
+
+
+async def test_asking_for_staff_hands_over_and_the_bot_then_stays_silent(stack, http, db):
+    member = Member(http, stack.base_url)
+    await member.say("tôi muốn gặp cán bộ")
+    [reply] = await member.replies()
+    assert reply["kind"] == "handoff" and "24 giờ" in reply["text"]
+    assert (await member.messages())["mode"] == "waiting_staff"
+
+    later = await member.say("luong toi thieu vung 1")
+    for _ in range(50):
+        async with db() as session:
+            job = (await session.execute(
+                select(DispatchJob).filter_by(message_id=later["message_id"]))).scalar_one()
+        if job.status != "pending":
+            break
+        await asyncio.sleep(0.2)
+    assert job.status == "skipped"
+    assert [m for m in (await member.messages(member.seen))["messages"]
+            if m["author"] != "member"] == []
+    conversation = await conversation_of(db, member)
+    async with db() as session:
+        question = (await session.execute(
+            select(Question).filter_by(conversation_id=conversation.id))).scalar_one()
+    assert question.status == "open" and question.escalated_at is not None
+
+
+async def test_a_message_sent_twice_is_stored_and_answered_once(stack, http, db):
+    member = Member(http, stack.base_url)
+    first = await member.say("thử việc tối đa bao nhiêu ngày", client_id="retry-1")
+    second = await member.say("thử việc tối đa bao nhiêu ngày", client_id="retry-1")
+    assert second["duplicate"] and not first["duplicate"]
+    await member.replies()
+    await asyncio.sleep(1.5)  # room for a second reply, if the duplicate had produced one
+    conversation = await conversation_of(db, member)
+    async with db() as session:
+        inbound = (await session.execute(select(func.count()).select_from(Message).filter_by(
+            conversation_id=conversation.id, direction="in"))).scalar_one()
+        outbound = (await session.execute(select(func.count()).select_from(Message).filter_by(
+            conversation_id=conversation.id, direction="out"))).scalar_one()
+    assert (inbound, outbound) == (1, 1)
+
+
+async def test_a_message_that_arrives_while_rasa_is_down_is_answered_when_it_is_back(
+    stack, http, db
+):
+    member = Member(http, stack.base_url)
+    stack.rasa_proxy.down()
+    try:
+        sent = await member.say("luong toi thieu vung 1")
+        job = None
+        for _ in range(50):
+            async with db() as session:
+                job = (await session.execute(
+                    select(DispatchJob).filter_by(message_id=sent["message_id"]))).scalar_one()
+            if job.attempts >= 1:
+                break
+            await asyncio.sleep(0.2)
+        assert job.status == "pending" and job.attempts >= 1 and job.last_error
+        assert (await member.messages())["messages"][-1]["author"] == "member"
+    finally:
+        stack.rasa_proxy.up()
+    [reply] = await member.replies(timeout=90)
+    assert reply["kind"] == "answer" and MIN_WAGE_FIGURE in reply["text"]
+    await asyncio.sleep(1.0)
+    assert [m for m in (await member.messages(reply["id"]))["messages"]] == []
