@@ -18,24 +18,19 @@ ensure_venv() {
   echo "$want" >"$stamp"
 }
 
-ensure_apt() {
-  local missing=()
-  for pair in "$@"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
+install_apt() {
   if [[ $(id -u) -ne 0 ]]; then
-    echo "missing system packages (install them as root): ${missing[*]}" >&2
+    echo "missing system packages (install them as root): $*" >&2
     return 1
   fi
-  echo "installing system packages: ${missing[*]} ..." >&2
+  echo "installing system packages: $* ..." >&2
   apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 
 ensure_venv .venv-rasa requirements/rasa.lock --ignore-requires-python
 ensure_venv .venv requirements/project.lock
 if [[ ${1:-} == --test ]]; then
-  ensure_apt docker-compose:docker-compose
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ensure_apt initdb-missing:postgresql
+  command -v docker-compose >/dev/null 2>&1 || install_apt docker-compose
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || install_apt postgresql
 fi
