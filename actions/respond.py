@@ -1,5 +1,6 @@
-"""The one action every message goes to: apply the decision rule, then answer, clarify or
-hand over (rules in nlu_data/rules.yml send each intent here).
+"""The one action every message goes to: apply the decision rule, then act on it.
+
+Rules in nlu_data/rules.yml send every intent here; it answers, clarifies or hands over.
 """
 
 from __future__ import annotations

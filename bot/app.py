@@ -1,5 +1,6 @@
-"""``create_app(settings)``: wiring only. Opens the database, migrates, loads the FAQ, starts
-the workers and registers the routes.
+"""``create_app(settings)``: wiring only.
+
+Opens the database, migrates, loads the FAQ, starts the workers and registers the routes.
 """
 
 from __future__ import annotations

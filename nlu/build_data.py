@@ -34,8 +34,10 @@ def faq_nlu_yaml(entries: Iterable[FaqEntry], keep: Callable[[FaqEntry, int], bo
 
 
 def faq_responses_yaml(entries: Iterable[FaqEntry]) -> str:
-    """One response per retrieval intent. The live answer comes from the FAQ store; Rasa only
-    needs a response to exist for each ``faq/<slug>``.
+    """One response per retrieval intent.
+
+    The live answer comes from the FAQ store; Rasa only needs a response for each
+    ``faq/<slug>``.
     """
     parts = [HEADER, "responses:\n"]
     for entry in entries:

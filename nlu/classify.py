@@ -50,8 +50,9 @@ async def _run(model: Path, faq_dir: Path) -> None:
         if not text:
             continue
         parse = await agent.parse_message(text)
-        print(json.dumps(result_line(text, parse, sensitive, known), ensure_ascii=False),
-              flush=True)
+        print(
+            json.dumps(result_line(text, parse, sensitive, known), ensure_ascii=False), flush=True
+        )
 
 
 def main() -> None:

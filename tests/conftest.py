@@ -23,9 +23,7 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(params=BACKENDS)
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[str]:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A fresh, empty database URL on each backend."""
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)

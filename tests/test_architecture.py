@@ -16,8 +16,10 @@ def writes(tree: ast.AST) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             target = node.func.value
-            if node.func.attr in WRITE_METHODS and isinstance(target, ast.Name) and (
-                target.id == "session"
+            if (
+                node.func.attr in WRITE_METHODS
+                and isinstance(target, ast.Name)
+                and (target.id == "session")
             ):
                 found.append(f"session.{node.func.attr} (line {node.lineno})")
         if isinstance(node, ast.ImportFrom) and node.module in ("sqlalchemy",):

@@ -38,8 +38,9 @@ def dockerfile_cmd(path: Path, stage: str | None = None) -> list[str]:
 def test_docker_compose_config_accepts_the_file():
     binary = shutil.which("docker-compose")
     assert binary, "docker-compose is missing: `make test` installs it (tools/setup.sh --test)"
-    result = subprocess.run([binary, "-f", str(COMPOSE), "config", "-q"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [binary, "-f", str(COMPOSE), "config", "-q"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -54,8 +55,11 @@ def test_every_service_has_an_image_build_and_a_health_check():
 
 def test_each_project_service_builds_its_own_image():
     spec = compose()["services"]
-    builds = {(s["build"]["dockerfile"], s["build"].get("target"))
-              for n, s in spec.items() if n != "postgres"}
+    builds = {
+        (s["build"]["dockerfile"], s["build"].get("target"))
+        for n, s in spec.items()
+        if n != "postgres"
+    }
     assert len(builds) == 3
     for dockerfile, _ in builds:
         assert (ROOT / dockerfile).exists()

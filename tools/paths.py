@@ -12,5 +12,9 @@ MODEL_STAMP = MODELS / "current.inputs"
 RASA_BIN = ROOT / ".venv-rasa" / "bin"
 PROJECT_BIN = ROOT / ".venv" / "bin"
 TRAINING_INPUTS = (
-    "nlu_data", "config.yml", "domain.yml", "nlu/components.py", "nlu/normalize.py",
+    "nlu_data",
+    "config.yml",
+    "domain.yml",
+    "nlu/components.py",
+    "nlu/normalize.py",
 )

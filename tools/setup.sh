@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what is missing: the Rasa environment (.venv-rasa) and the project's (.venv), each
 # from its committed lock. Skipped when the lock has not changed since the last install.
-# With --test, also the system tools the tests need (docker-compose, PostgreSQL binaries).
+# With --test, also the system tools the tests need (docker-compose, Chromium, PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -32,5 +32,6 @@ ensure_venv .venv-rasa requirements/rasa.lock --ignore-requires-python
 ensure_venv .venv requirements/project.lock
 if [[ ${1:-} == --test ]]; then
   command -v docker-compose >/dev/null 2>&1 || install_apt docker-compose
+  command -v chromium >/dev/null 2>&1 || install_apt chromium
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || install_apt postgresql
 fi

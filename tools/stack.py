@@ -56,21 +56,58 @@ def services(
 ) -> list[Service]:
     """The three processes, in start order (the gateway migrates the database first)."""
     base = {**os.environ, **extra_env, "DATABASE_URL": database_url}
-    gateway_env = {**base, "GATEWAY_PORT": str(ports.gateway),
-                   "RASA_URL": rasa_url or f"http://127.0.0.1:{ports.rasa}"}
+    gateway_env = {
+        **base,
+        "GATEWAY_PORT": str(ports.gateway),
+        "RASA_URL": rasa_url or f"http://127.0.0.1:{ports.rasa}",
+    }
     action_env = {**base, "PYTHONPATH": str(ROOT)}
-    rasa = {**rasa_env(), **extra_env,
-            "ACTION_SERVER_URL": f"http://127.0.0.1:{ports.actions}/webhook"}
+    rasa = {
+        **rasa_env(),
+        **extra_env,
+        "ACTION_SERVER_URL": f"http://127.0.0.1:{ports.actions}/webhook",
+    }
     return [
-        Service("gateway", [str(PROJECT_BIN / "python"), "-m", "bot"], gateway_env,
-                f"http://127.0.0.1:{ports.gateway}/healthz"),
-        Service("actions", [str(PROJECT_BIN / "python"), "-m", "rasa_sdk", "--actions",
-                            "actions", "--port", str(ports.actions)], action_env,
-                f"http://127.0.0.1:{ports.actions}/health"),
-        Service("rasa", [str(RASA_BIN / "rasa"), "run", "--enable-api", "--model", str(MODEL),
-                         "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                         "--interface", "127.0.0.1", "--port", str(ports.rasa)], rasa,
-                f"http://127.0.0.1:{ports.rasa}/status"),
+        Service(
+            "gateway",
+            [str(PROJECT_BIN / "python"), "-m", "bot"],
+            gateway_env,
+            f"http://127.0.0.1:{ports.gateway}/healthz",
+        ),
+        Service(
+            "actions",
+            [
+                str(PROJECT_BIN / "python"),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "--port",
+                str(ports.actions),
+            ],
+            action_env,
+            f"http://127.0.0.1:{ports.actions}/health",
+        ),
+        Service(
+            "rasa",
+            [
+                str(RASA_BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--model",
+                str(MODEL),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(ports.rasa),
+            ],
+            rasa,
+            f"http://127.0.0.1:{ports.rasa}/status",
+        ),
     ]
 
 
@@ -94,14 +131,22 @@ class Running:
         """Start ``service`` and wait until it is healthy."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{service.name}.log").open("ab")
-        proc = subprocess.Popen(service.argv, cwd=ROOT, env=service.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            service.argv,
+            cwd=ROOT,
+            env=service.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[service.name] = proc
         deadline = time.monotonic() + timeout
         while not healthy(service.health_url):
             if proc.poll() is not None:
-                raise RuntimeError(f"{service.name} exited with {proc.returncode}; "
-                                   f"see {self.log_dir / (service.name + '.log')}")
+                raise RuntimeError(
+                    f"{service.name} exited with {proc.returncode}; "
+                    f"see {self.log_dir / (service.name + '.log')}"
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{service.name} not healthy after {timeout:.0f} s")
             time.sleep(0.3)
@@ -134,8 +179,10 @@ def run_stack(
     extra_env: Mapping[str, str] = {},
     rasa_url: str = "",
 ) -> Iterator[Running]:
-    """Start the whole stack; stop it on exit. ``rasa_url`` overrides where the gateway looks
-    for Rasa (the tests put a proxy in between)."""
+    """Start the whole stack; stop it on exit.
+
+    ``rasa_url`` overrides where the gateway finds Rasa (the tests put a proxy in between).
+    """
     running = Running(log_dir)
     try:
         for service in services(ports, database_url, extra_env, rasa_url):
@@ -149,8 +196,11 @@ def main() -> None:
     """Run until Ctrl-C with the settings from .env."""
     env = {k: v for k, v in dotenv_values(ROOT / ".env").items() if v is not None}
     merged = {**env, **os.environ}
-    ports = Ports(int(merged.get("GATEWAY_PORT", 8080)), int(merged.get("RASA_PORT", 5005)),
-                  int(merged.get("ACTION_SERVER_PORT", 5055)))
+    ports = Ports(
+        int(merged.get("GATEWAY_PORT", 8080)),
+        int(merged.get("RASA_PORT", 5005)),
+        int(merged.get("ACTION_SERVER_PORT", 5055)),
+    )
     database_url = merged.get("DATABASE_URL") or "sqlite+aiosqlite:///var/bot.db"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log_dir = VAR / "log"

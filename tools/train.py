@@ -52,28 +52,35 @@ def train(force: bool = False) -> bool:
     print(f"training on {len(entries)} FAQ entries ...", file=sys.stderr)
     started = time.monotonic()
     MODELS.mkdir(exist_ok=True)
-    subprocess.run(
-        [
-            str(RASA_BIN / "rasa"),
-            "train",
-            "--data",
-            str(data),
-            "--config",
-            "config.yml",
-            "--domain",
-            "domain.yml",
-            "--out",
-            str(MODELS),
-            "--fixed-model-name",
-            "current",
-        ],
-        cwd=ROOT,
-        env=rasa_env(),
-        check=True,
-        stdout=sys.stderr,
-    )
+    log_path = VAR / "log" / "train.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(RASA_BIN / "rasa"),
+        "train",
+        "--data",
+        str(data),
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--out",
+        str(MODELS),
+        "--fixed-model-name",
+        "current",
+    ]
+    with log_path.open("wb") as log:
+        result = subprocess.run(
+            command, cwd=ROOT, env=rasa_env(), stdout=log, stderr=subprocess.STDOUT, check=False
+        )
+    if result.returncode != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-30:]
+        print("\n".join(tail), file=sys.stderr)
+        raise SystemExit(f"training failed; the whole log is in {log_path.relative_to(ROOT)}")
     MODEL_STAMP.write_text(wanted)
-    print(f"trained in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    print(
+        f"trained in {time.monotonic() - started:.0f} s (log: {log_path.relative_to(ROOT)})",
+        file=sys.stderr,
+    )
     return True
 
 

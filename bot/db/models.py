@@ -48,6 +48,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class Base(DeclarativeBase):
+    """Declarative base with constraint names that Alembic can rely on."""
+
     metadata = MetaData(naming_convention=NAMING)
 
 

@@ -13,7 +13,7 @@ MODES = ("bot", "waiting_staff", "staff")
 
 
 async def do_escalate(session: AsyncSession, conversation_id: int, now: dt.datetime) -> bool:
-    """Hand the conversation to staff; the bot stays silent from now on. False if it already was."""
+    """Hand the conversation to staff; the bot stays silent. False if it was not in bot mode."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or conversation.mode != "bot":
         return False

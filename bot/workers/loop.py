@@ -20,10 +20,11 @@ class Wakeup:
         """New work is available."""
         self._event.set()
 
-    async def wait(self, timeout: float) -> None:
-        """Wait for new work or until ``timeout`` seconds have passed."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+    async def wait(self, seconds: float) -> None:
+        """Wait for new work or until ``seconds`` have passed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
         self._event.clear()
 
 

@@ -19,26 +19,44 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def entry(slug: str, sensitive: bool = False) -> FaqEntry:
     return FaqEntry(
-        slug=slug, category="law", question=f"Câu hỏi {slug}?", answer=f"Trả lời {slug}.",
-        legal_source="BLLĐ 2019 Điều 25", effective_from=dt.date(2021, 1, 1), effective_note="",
-        reviewed=dt.date(2026, 11, 21), sensitive=sensitive, uncertain="", source_hash="x",
+        slug=slug,
+        category="law",
+        question=f"Câu hỏi {slug}?",
+        answer=f"Trả lời {slug}.",
+        legal_source="BLLĐ 2019 Điều 25",
+        effective_from=dt.date(2021, 1, 1),
+        effective_note="",
+        reviewed=dt.date(2026, 11, 21),
+        sensitive=sensitive,
+        uncertain="",
+        source_hash="x",
         updated_at=dt.datetime(2026, 11, 21, tzinfo=dt.UTC),
     )
 
 
-STORE = InMemoryFaqStore([entry("thu_viec"), entry("hop_dong_lao_dong"),
-                          entry("sa_thai_ky_luat", sensitive=True)])
+STORE = InMemoryFaqStore(
+    [entry("thu_viec"), entry("hop_dong_lao_dong"), entry("sa_thai_ky_luat", sensitive=True)]
+)
 
 
-def tracker(intent: str, ranking: list[tuple[str, float]] = (), clarified: bool = False,
-            entities: list[dict] = ()) -> Tracker:
+def tracker(
+    intent: str,
+    ranking: list[tuple[str, float]] = (),
+    clarified: bool = False,
+    entities: list[dict] = (),
+) -> Tracker:
     latest = {
         "text": "...",
         "intent": {"name": intent, "confidence": 0.95},
         "intent_ranking": [{"name": intent, "confidence": 0.95}],
         "entities": list(entities),
-        "response_selector": {"faq": {"ranking": [
-            {"intent_response_key": f"faq/{s}", "confidence": c} for s, c in ranking]}},
+        "response_selector": {
+            "faq": {
+                "ranking": [
+                    {"intent_response_key": f"faq/{s}", "confidence": c} for s, c in ranking
+                ]
+            }
+        },
     }
     return Tracker("c1", {"clarified_before": clarified}, latest, [], False, None, {}, "")
 
@@ -75,18 +93,22 @@ async def test_unsure_offers_suggestions_then_hands_over_on_second_miss():
     assert payload["kind"] == "clarify"
     assert "1. Câu hỏi thu_viec?" in payload["text"]
     assert payload["quick_replies"][0] == {
-        "title": "Câu 1", "payload": '/choose_faq{"faq_slug":"thu_viec"}'}
+        "title": "Câu 1",
+        "payload": '/choose_faq{"faq_slug":"thu_viec"}',
+    }
     assert payload["quick_replies"][-1]["title"] == "Gặp cán bộ"
     assert events == [SlotSet("clarified_before", True)]
 
-    messages, _ = await run(tracker("faq", [("thu_viec", 0.4), ("hop_dong_lao_dong", 0.35)],
-                                    clarified=True))
+    messages, _ = await run(
+        tracker("faq", [("thu_viec", 0.4), ("hop_dong_lao_dong", 0.35)], clarified=True)
+    )
     assert messages[0]["custom"]["handoff"] == {"reason": "not_understood"}
 
 
 async def test_chosen_suggestion_is_answered():
-    messages, _ = await run(tracker("choose_faq",
-                                    entities=[{"entity": "faq_slug", "value": "hop_dong_lao_dong"}]))
+    messages, _ = await run(
+        tracker("choose_faq", entities=[{"entity": "faq_slug", "value": "hop_dong_lao_dong"}])
+    )
     assert messages[0]["custom"]["faq"] == "hop_dong_lao_dong"
 
 

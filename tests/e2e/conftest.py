@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -44,8 +43,9 @@ def stack(
     proxy.up()
     env = {"WORKER_POLL_SECONDS": "0.2", "LOG_LEVEL": "INFO"}
     try:
-        with run_stack(ports, database_url, workdir / "log", env,
-                       rasa_url=f"http://127.0.0.1:{proxy.port}") as running:
+        with run_stack(
+            ports, database_url, workdir / "log", env, rasa_url=f"http://127.0.0.1:{proxy.port}"
+        ) as running:
             yield Stack(f"http://127.0.0.1:{ports.gateway}", database_url, proxy, running)
     finally:
         proxy.close()

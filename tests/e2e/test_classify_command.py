@@ -24,8 +24,14 @@ QUESTIONS = [
 def test_classify_prints_one_decision_per_question():
     assert MODEL.exists(), "no trained model: run `make test` (it trains first)"
     result = subprocess.run(
-        [str(RASA_BIN / "python"), "-m", "nlu.classify"], input="\n".join(QUESTIONS) + "\n",
-        capture_output=True, text=True, cwd=ROOT, env=rasa_env(), timeout=300, check=True,
+        [str(RASA_BIN / "python"), "-m", "nlu.classify"],
+        input="\n".join(QUESTIONS) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=rasa_env(),
+        timeout=300,
+        check=True,
     )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["text"] for line in lines] == [q for q in QUESTIONS if q]

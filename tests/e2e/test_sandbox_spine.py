@@ -51,12 +51,17 @@ async def test_minimum_wage_question_gets_the_current_figure_with_its_decree(sta
 
     conversation = await conversation_of(db, member)
     async with db() as session:
-        question = (await session.execute(
-            select(Question).filter_by(conversation_id=conversation.id))).scalar_one()
-        outbox = (await session.execute(
-            select(OutboxItem).filter_by(conversation_id=conversation.id))).scalar_one()
+        question = (
+            await session.execute(select(Question).filter_by(conversation_id=conversation.id))
+        ).scalar_one()
+        outbox = (
+            await session.execute(select(OutboxItem).filter_by(conversation_id=conversation.id))
+        ).scalar_one()
     assert (question.status, question.answered_by, question.faq_slug) == (
-        "answered", "bot", "luong_toi_thieu_vung")
+        "answered",
+        "bot",
+        "luong_toi_thieu_vung",
+    )
     assert outbox.status == "sent" and outbox.message_id == reply["id"]
     assert conversation.mode == "bot"
 
@@ -80,18 +85,23 @@ async def test_asking_for_staff_hands_over_and_the_bot_then_stays_silent(stack, 
     later = await member.say("luong toi thieu vung 1")
     for _ in range(50):
         async with db() as session:
-            job = (await session.execute(
-                select(DispatchJob).filter_by(message_id=later["message_id"]))).scalar_one()
+            job = (
+                await session.execute(
+                    select(DispatchJob).filter_by(message_id=later["message_id"])
+                )
+            ).scalar_one()
         if job.status != "pending":
             break
         await asyncio.sleep(0.2)
     assert job.status == "skipped"
-    assert [m for m in (await member.messages(member.seen))["messages"]
-            if m["author"] != "member"] == []
+    assert [
+        m for m in (await member.messages(member.seen))["messages"] if m["author"] != "member"
+    ] == []
     conversation = await conversation_of(db, member)
     async with db() as session:
-        question = (await session.execute(
-            select(Question).filter_by(conversation_id=conversation.id))).scalar_one()
+        question = (
+            await session.execute(select(Question).filter_by(conversation_id=conversation.id))
+        ).scalar_one()
     assert question.status == "open" and question.escalated_at is not None
 
 
@@ -104,10 +114,20 @@ async def test_a_message_sent_twice_is_stored_and_answered_once(stack, http, db)
     await asyncio.sleep(1.5)  # room for a second reply, if the duplicate had produced one
     conversation = await conversation_of(db, member)
     async with db() as session:
-        inbound = (await session.execute(select(func.count()).select_from(Message).filter_by(
-            conversation_id=conversation.id, direction="in"))).scalar_one()
-        outbound = (await session.execute(select(func.count()).select_from(Message).filter_by(
-            conversation_id=conversation.id, direction="out"))).scalar_one()
+        inbound = (
+            await session.execute(
+                select(func.count())
+                .select_from(Message)
+                .filter_by(conversation_id=conversation.id, direction="in")
+            )
+        ).scalar_one()
+        outbound = (
+            await session.execute(
+                select(func.count())
+                .select_from(Message)
+                .filter_by(conversation_id=conversation.id, direction="out")
+            )
+        ).scalar_one()
     assert (inbound, outbound) == (1, 1)
 
 
@@ -121,8 +141,11 @@ async def test_a_message_that_arrives_while_rasa_is_down_is_answered_when_it_is_
         job = None
         for _ in range(50):
             async with db() as session:
-                job = (await session.execute(
-                    select(DispatchJob).filter_by(message_id=sent["message_id"]))).scalar_one()
+                job = (
+                    await session.execute(
+                        select(DispatchJob).filter_by(message_id=sent["message_id"])
+                    )
+                ).scalar_one()
             if job.attempts >= 1:
                 break
             await asyncio.sleep(0.2)
@@ -130,7 +153,7 @@ async def test_a_message_that_arrives_while_rasa_is_down_is_answered_when_it_is_
         assert (await member.messages())["messages"][-1]["author"] == "member"
     finally:
         stack.rasa_proxy.up()
-    [reply] = await member.replies(timeout=90)
+    [reply] = await member.replies(within=90)
     assert reply["kind"] == "answer" and MIN_WAGE_FIGURE in reply["text"]
     await asyncio.sleep(1.0)
     assert [m for m in (await member.messages(reply["id"]))["messages"]] == []

@@ -13,8 +13,9 @@ from tests.helpers.postgres import PostgresServer
 async def create_pg_database(server: PostgresServer) -> tuple[str, str]:
     """A new empty database; returns (name, SQLAlchemy URL)."""
     name = f"bot_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                 database="postgres")
+    conn = await asyncpg.connect(
+        host="127.0.0.1", port=server.port, user="postgres", database="postgres"
+    )
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -24,8 +25,9 @@ async def create_pg_database(server: PostgresServer) -> tuple[str, str]:
 
 async def drop_pg_database(server: PostgresServer, name: str) -> None:
     """Drop a database made by :func:`create_pg_database`, closing its connections."""
-    conn = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres",
-                                 database="postgres")
+    conn = await asyncpg.connect(
+        host="127.0.0.1", port=server.port, user="postgres", database="postgres"
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

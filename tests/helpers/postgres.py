@@ -36,7 +36,8 @@ def _start_system_cluster() -> bool:
         return False
     subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
-        check=False, capture_output=True,
+        check=False,
+        capture_output=True,
     )
     return _wait(5432)
 
@@ -53,14 +54,32 @@ def _throwaway_cluster() -> tuple[int, Path]:
     root = Path(tempfile.mkdtemp(prefix="bot-pg-"))
     os.chmod(root, 0o777)
     data = root / "data"
-    subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", USER,
-                                 "--auth=trust", "-E", "UTF8"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8"]
+        ),
+        check=True,
+        capture_output=True,
+    )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l",
-                                 str(root / "log"), "-o", f"-p {port} -k {root} -h 127.0.0.1",
-                                 "start"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "log"),
+                "-o",
+                f"-p {port} -k {root} -h 127.0.0.1",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     if not _wait(port):
         raise RuntimeError(f"throwaway PostgreSQL did not start; see {root / 'log'}")
     return port, data
@@ -84,5 +103,8 @@ class PostgresServer:
         """Stop the throwaway cluster, if there is one."""
         if self._data is not None:
             bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-            subprocess.run(_as_postgres([f"{bins[-1]}/pg_ctl", "-D", str(self._data), "stop",
-                                         "-m", "fast"]), check=False, capture_output=True)
+            subprocess.run(
+                _as_postgres([f"{bins[-1]}/pg_ctl", "-D", str(self._data), "stop", "-m", "fast"]),
+                check=False,
+                capture_output=True,
+            )

@@ -18,7 +18,7 @@ class Proxy:
         self._writers: set[asyncio.StreamWriter] = set()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
 
-    def _call(self, coro):  # noqa: ANN001, ANN202
+    def _call(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -40,8 +40,9 @@ class Proxy:
 
     async def _up(self) -> None:
         if self._server is None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
-                                                      reuse_address=True)
+            self._server = await asyncio.start_server(
+                self._handle, "127.0.0.1", self.port, reuse_address=True
+            )
 
     async def _down(self) -> None:
         if self._server is not None:

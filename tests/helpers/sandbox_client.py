@@ -19,10 +19,14 @@ class Member:
         self.session = uuid.uuid4().hex
         self.seen = 0
 
-    async def say(self, text: str, client_id: str | None = None,
-                  payload: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"session": self.session, "text": text,
-                                "client_id": client_id or uuid.uuid4().hex}
+    async def say(
+        self, text: str, client_id: str | None = None, payload: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "session": self.session,
+            "text": text,
+            "client_id": client_id or uuid.uuid4().hex,
+        }
         if payload:
             body["payload"] = payload
         async with self.http.post(f"{self.base}/api/sandbox/messages", json=body) as response:
@@ -35,9 +39,9 @@ class Member:
             assert response.status == 200
             return await response.json()
 
-    async def replies(self, count: int = 1, timeout: float = 60.0) -> list[dict[str, Any]]:
+    async def replies(self, count: int = 1, within: float = 60.0) -> list[dict[str, Any]]:
         """Wait for ``count`` new bot, staff or system messages."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         found: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             data = await self.messages(self.seen)

@@ -91,8 +91,14 @@ async def test_a_sent_faq_answer_answers_the_question(sessions):
     async with sessions() as session, session.begin():
         job_id = await claim_head_of_line(session, DispatchJob, "w", T0, LEASE)
         job = await session.get(DispatchJob, job_id)
-    replies = [Reply("bot", "answer", "Trả lời",
-                     data={"faq": "thu_viec", "in_reply_to": recorded.message_id})]
+    replies = [
+        Reply(
+            "bot",
+            "answer",
+            "Trả lời",
+            data={"faq": "thu_viec", "in_reply_to": recorded.message_id},
+        )
+    ]
     async with sessions() as session, session.begin():
         await do_complete_turn(session, job, "w", replies, False, T0)
     sent_at = T0 + dt.timedelta(seconds=2)
@@ -104,7 +110,10 @@ async def test_a_sent_faq_answer_answers_the_question(sessions):
     async with sessions() as session:
         question = (await session.execute(select(Question))).scalar_one()
     assert (question.status, question.answered_by, question.faq_slug) == (
-        "answered", "bot", "thu_viec")
+        "answered",
+        "bot",
+        "thu_viec",
+    )
     assert question.answered_at == sent_at
 
 

@@ -1,16 +1,25 @@
 from nlu.decision import Decision, decide
 
 
-def parse(intent: str, confidence: float, ranking: list[tuple[str, float]] = (),
-          entities: list[dict] = (), intents: list[tuple[str, float]] = ()) -> dict:
+def parse(
+    intent: str,
+    confidence: float,
+    ranking: list[tuple[str, float]] = (),
+    entities: list[dict] = (),
+    intents: list[tuple[str, float]] = (),
+) -> dict:
     return {
         "intent": {"name": intent, "confidence": confidence},
         "intent_ranking": [{"name": n, "confidence": c} for n, c in intents]
         or [{"name": intent, "confidence": confidence}],
         "entities": list(entities),
-        "response_selector": {"faq": {"ranking": [
-            {"intent_response_key": f"faq/{slug}", "confidence": c} for slug, c in ranking
-        ]}},
+        "response_selector": {
+            "faq": {
+                "ranking": [
+                    {"intent_response_key": f"faq/{slug}", "confidence": c} for slug, c in ranking
+                ]
+            }
+        },
     }
 
 
@@ -41,14 +50,18 @@ def test_request_for_a_person_hands_over():
 
 
 def test_chosen_suggestion_is_answered_with_full_confidence():
-    d = decide(parse("choose_faq", 1.0, entities=[{"entity": "faq_slug", "value": "thu_viec"}]),
-               known={"thu_viec"})
+    d = decide(
+        parse("choose_faq", 1.0, entities=[{"entity": "faq_slug", "value": "thu_viec"}]),
+        known={"thu_viec"},
+    )
     assert (d.kind, d.faq, d.confidence) == ("answer", "thu_viec", 1.0)
 
 
 def test_choice_of_unknown_slug_hands_over():
-    d = decide(parse("choose_faq", 1.0, entities=[{"entity": "faq_slug", "value": "x"}]),
-               known={"thu_viec"})
+    d = decide(
+        parse("choose_faq", 1.0, entities=[{"entity": "faq_slug", "value": "x"}]),
+        known={"thu_viec"},
+    )
     assert d.kind == "handoff"
 
 
@@ -58,8 +71,12 @@ def test_confident_chitchat_gets_a_canned_answer_without_faq():
 
 
 def test_fallback_looks_below_nlu_fallback_and_does_not_answer_unsure_faq():
-    p = parse("nlu_fallback", 0.45, [("thu_viec", 0.3), ("hop_dong_lao_dong", 0.2)],
-              intents=[("nlu_fallback", 0.45), ("faq", 0.4), ("greet", 0.3)])
+    p = parse(
+        "nlu_fallback",
+        0.45,
+        [("thu_viec", 0.3), ("hop_dong_lao_dong", 0.2)],
+        intents=[("nlu_fallback", 0.45), ("faq", 0.4), ("greet", 0.3)],
+    )
     d = decide(p)
     assert d.kind == "clarify"
     assert d.suggestions == ("thu_viec", "hop_dong_lao_dong")

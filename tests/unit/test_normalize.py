@@ -16,9 +16,7 @@ def test_d_with_stroke_becomes_d():
 
 
 def test_abbreviations_expand():
-    assert normalize("cty ko đóng bhxh dc ko") == (
-        "cong ty khong dong bao hiem xa hoi duoc khong"
-    )
+    assert normalize("cty ko đóng bhxh dc ko") == ("cong ty khong dong bao hiem xa hoi duoc khong")
     assert normalize("nld hdld") == "nguoi lao dong hop dong lao dong"
 
 

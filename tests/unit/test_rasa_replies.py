@@ -4,18 +4,35 @@ from bot.lib.rasa_replies import parse_turn
 def test_custom_payloads_become_replies_with_kind_faq_and_quick_replies():
     turn = parse_turn(
         [
-            {"recipient_id": "1", "custom": {
-                "kind": "answer", "faq": "thu_viec", "text": "Thử việc tối đa 60 ngày.",
-                "quick_replies": [{"title": "Hữu ích", "payload": "/feedback_helpful"},
-                                  {"title": "", "payload": "/x"}]}},
-            {"recipient_id": "1", "custom": {"kind": "handoff", "text": "Đã chuyển cán bộ.",
-                                             "handoff": {"reason": "sensitive"}}},
+            {
+                "recipient_id": "1",
+                "custom": {
+                    "kind": "answer",
+                    "faq": "thu_viec",
+                    "text": "Thử việc tối đa 60 ngày.",
+                    "quick_replies": [
+                        {"title": "Hữu ích", "payload": "/feedback_helpful"},
+                        {"title": "", "payload": "/x"},
+                    ],
+                },
+            },
+            {
+                "recipient_id": "1",
+                "custom": {
+                    "kind": "handoff",
+                    "text": "Đã chuyển cán bộ.",
+                    "handoff": {"reason": "sensitive"},
+                },
+            },
         ],
         in_reply_to=7,
     )
     answer, handoff = turn.replies
     assert (answer.kind, answer.author, answer.data) == (
-        "answer", "bot", {"in_reply_to": 7, "faq": "thu_viec"})
+        "answer",
+        "bot",
+        {"in_reply_to": 7, "faq": "thu_viec"},
+    )
     assert answer.quick_replies == ({"title": "Hữu ích", "payload": "/feedback_helpful"},)
     assert handoff.kind == "handoff"
     assert turn.handoff_reason == "sensitive"

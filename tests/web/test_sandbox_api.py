@@ -20,8 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 async def client(database_url: str) -> AsyncIterator[TestClient]:
-    settings = Settings(database_url=database_url, faq_dir=ROOT / "nlu_data" / "faq",
-                        rasa_url=f"http://127.0.0.1:{free_port()}", max_body_bytes=4096)
+    settings = Settings(
+        database_url=database_url,
+        faq_dir=ROOT / "nlu_data" / "faq",
+        rasa_url=f"http://127.0.0.1:{free_port()}",
+        max_body_bytes=4096,
+    )
     async with TestClient(TestServer(create_app(settings))) as client:
         yield client
 
@@ -31,17 +35,21 @@ async def stored(client: TestClient) -> int:
         return (await session.execute(select(func.count()).select_from(Message))).scalar_one()
 
 
-@pytest.mark.parametrize("body, error", [
-    (b"{not json", "body is not valid JSON"),
-    (b"[1, 2]", "body must be a JSON object"),
-    (b'{"session": "short", "text": "hi"}', "session must be"),
-    (b'{"session": "abcdefgh12", "text": ""}', "text must be a non-empty string"),
-    (b'{"session": "abcdefgh12", "text": 5}', "text must be a non-empty string"),
-    (b'{"session": "abcdefgh12", "text": "hi", "client_id": "a b"}', "client_id must be"),
-])
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        (b"{not json", "body is not valid JSON"),
+        (b"[1, 2]", "body must be a JSON object"),
+        (b'{"session": "short", "text": "hi"}', "session must be"),
+        (b'{"session": "abcdefgh12", "text": ""}', "text must be a non-empty string"),
+        (b'{"session": "abcdefgh12", "text": 5}', "text must be a non-empty string"),
+        (b'{"session": "abcdefgh12", "text": "hi", "client_id": "a b"}', "client_id must be"),
+    ],
+)
 async def test_malformed_messages_get_400_and_store_nothing(client, body, error):
-    response = await client.post("/api/sandbox/messages", data=body,
-                                 headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/api/sandbox/messages", data=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status == 400
     assert error in (await response.json())["error"]
     assert await stored(client) == 0
@@ -54,17 +62,19 @@ async def test_oversized_body_gets_413(client):
 
 
 async def test_text_over_the_limit_gets_400(client):
-    response = await client.post("/api/sandbox/messages",
-                                 json={"session": "abcdefgh12", "text": "a" * 2001})
+    response = await client.post(
+        "/api/sandbox/messages", json={"session": "abcdefgh12", "text": "a" * 2001}
+    )
     assert response.status == 400
     assert "longer than 2000" in (await response.json())["error"]
     assert await stored(client) == 0
 
 
 async def test_accepted_message_is_stored_and_listed_for_its_session_only(client):
-    response = await client.post("/api/sandbox/messages",
-                                 json={"session": "abcdefgh12", "text": "xin chào",
-                                       "client_id": "c1"})
+    response = await client.post(
+        "/api/sandbox/messages",
+        json={"session": "abcdefgh12", "text": "xin chào", "client_id": "c1"},
+    )
     assert response.status == 202
     listed = await (await client.get("/api/sandbox/messages?session=abcdefgh12")).json()
     assert [m["text"] for m in listed["messages"]] == ["xin chào"]
