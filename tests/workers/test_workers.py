@@ -1,0 +1,192 @@
+"""Dispatcher and outbox workers against a real database, with fakes for Rasa and platforms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from bot.channels.base import InboundMessage, OutboundMessage, SendError
+from bot.db.models import Conversation, DispatchJob, Message, OutboxItem, Question
+from bot.ops.inbox import do_record_inbound
+from bot.rasa_client import RasaUnavailable
+from bot.workers.dispatcher import Dispatcher
+from bot.workers.loop import Wakeup
+from bot.workers.outbox import MAX_ATTEMPTS, OutboxWorker
+
+T0 = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+class FakeRasa:
+    def __init__(self, answers: list) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, str]] = []
+
+    async def turn(self, sender_id: str, text: str, metadata: dict) -> list[dict]:
+        self.calls.append((sender_id, text))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class FakeSender:
+    def __init__(self, outcomes: list) -> None:
+        self.outcomes = outcomes
+        self.sent: list[OutboundMessage] = []
+
+    async def send(self, message: OutboundMessage) -> str:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        self.sent.append(message)
+        return outcome
+
+
+ANSWER = [{"custom": {"kind": "answer", "faq": "thu_viec", "text": "Tối đa 60 ngày."}}]
+
+
+async def record(sessions, clock, text="thu viec may ngay", payload=None):
+    async with sessions() as session, session.begin():
+        return await do_record_inbound(
+            session,
+            InboundMessage(
+                "sandbox", "p", "u", f"m{clock.now.timestamp()}", text, payload=payload
+            ),
+            now=clock.now,
+            reply_target=dt.timedelta(hours=24),
+        )
+
+
+def dispatcher(sessions, rasa, clock, escalate_after=dt.timedelta(minutes=10)):
+    return Dispatcher(
+        sessions,
+        rasa,
+        worker_id="d",
+        lease=dt.timedelta(seconds=60),
+        escalate_after=escalate_after,
+        outbox_wakeup=Wakeup(),
+        clock=clock,
+    )
+
+
+async def rows(sessions, model):
+    async with sessions() as session:
+        return (await session.execute(select(model).order_by(model.id))).scalars().all()
+
+
+async def test_rasa_down_is_retried_with_backoff_then_answered(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    rasa = FakeRasa([RasaUnavailable("refused"), ANSWER])
+    worker = dispatcher(sessions, rasa, clock)
+    assert await worker.step()
+    [job] = await rows(sessions, DispatchJob)
+    assert (job.status, job.attempts, job.last_error) == ("pending", 1, "refused")
+    assert job.next_attempt_at == T0 + dt.timedelta(seconds=1)
+    assert not await worker.step()  # not due yet
+    clock.now += dt.timedelta(seconds=1)
+    assert await worker.step()
+    [job] = await rows(sessions, DispatchJob)
+    assert job.status == "done"
+    assert [m.kind for m in await rows(sessions, Message)] == ["text", "answer"]
+
+
+async def test_quick_reply_payload_goes_to_rasa_instead_of_the_title(sessions):
+    clock = Clock()
+    await record(sessions, clock, text="Gặp cán bộ", payload="/request_human")
+    rasa = FakeRasa(
+        [
+            [
+                {
+                    "custom": {
+                        "kind": "handoff",
+                        "text": "Đã chuyển.",
+                        "handoff": {"reason": "member_request"},
+                    }
+                }
+            ]
+        ]
+    )
+    assert await dispatcher(sessions, rasa, clock).step()
+    assert rasa.calls[0][1] == "/request_human"
+    [conversation] = await rows(sessions, Conversation)
+    assert conversation.mode == "waiting_staff"
+
+
+async def test_an_empty_rasa_answer_is_a_failure_not_a_silent_drop(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    assert await dispatcher(sessions, FakeRasa([[]]), clock).step()
+    [job] = await rows(sessions, DispatchJob)
+    assert (job.status, job.last_error) == ("pending", "Rasa returned no reply")
+
+
+async def test_rasa_down_for_too_long_escalates_with_a_holding_message(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    worker = dispatcher(
+        sessions,
+        FakeRasa([RasaUnavailable("refused")]),
+        clock,
+        escalate_after=dt.timedelta(minutes=10),
+    )
+    clock.now += dt.timedelta(minutes=11)
+    assert await worker.step()
+    [job] = await rows(sessions, DispatchJob)
+    [conversation] = await rows(sessions, Conversation)
+    messages = await rows(sessions, Message)
+    assert job.status == "done" and conversation.mode == "waiting_staff"
+    assert (messages[-1].author, messages[-1].kind) == ("system", "holding")
+    [question] = await rows(sessions, Question)
+    assert question.status == "open" and question.escalated_at == clock.now
+
+
+async def test_retryable_send_errors_are_retried_and_permanent_ones_recorded(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    await dispatcher(sessions, FakeRasa([ANSWER + ANSWER]), clock).step()
+    sender = FakeSender(
+        [
+            SendError("HTTP 503", retryable=True),
+            "p-1",
+            SendError("user blocked the page", retryable=False),
+        ]
+    )
+    worker = OutboxWorker(
+        sessions, {"sandbox": sender}, worker_id="o", lease=dt.timedelta(seconds=60), clock=clock
+    )
+    assert await worker.step()
+    first, second = await rows(sessions, OutboxItem)
+    assert (first.status, first.attempts, first.last_error) == ("pending", 1, "HTTP 503")
+    assert not await worker.step()  # the second waits behind the first, which is not due
+    clock.now += dt.timedelta(seconds=1)
+    assert await worker.step() and await worker.step()
+    first, second = await rows(sessions, OutboxItem)
+    assert (first.status, first.platform_message_id) == ("sent", "p-1")
+    assert (second.status, second.last_error) == ("failed", "user blocked the page")
+    [question] = await rows(sessions, Question)
+    assert question.status == "answered"
+
+
+async def test_sending_gives_up_after_the_attempt_limit(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    await dispatcher(sessions, FakeRasa([ANSWER]), clock).step()
+    sender = FakeSender([SendError("timeout", retryable=True)] * MAX_ATTEMPTS)
+    worker = OutboxWorker(
+        sessions, {"sandbox": sender}, worker_id="o", lease=dt.timedelta(seconds=60), clock=clock
+    )
+    for _ in range(MAX_ATTEMPTS):
+        clock.now += dt.timedelta(minutes=5)
+        assert await worker.step()
+    [item] = await rows(sessions, OutboxItem)
+    assert (item.status, item.attempts) == ("failed", MAX_ATTEMPTS)
