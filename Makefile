@@ -1,5 +1,5 @@
 # Two commands: `make run` (the whole system on SQLite) and `make test` (every test).
-.PHONY: run test train classify lint lock
+.PHONY: run test train classify evaluate lint lock
 
 run:
 	@bash tools/setup.sh
@@ -27,3 +27,7 @@ lock:
 	@.venv/bin/pip install -q -r requirements/project.in
 	@{ echo '# Pinned from requirements/project.in with `make lock`; installed into .venv.'; \
 	   .venv/bin/pip freeze; } > requirements/project.lock
+
+evaluate:
+	@bash tools/setup.sh
+	@PYTHONPATH=. .venv-rasa/bin/python -m nlu.evaluate

@@ -73,4 +73,7 @@ def clarify(entries: Sequence[FaqEntry]) -> dict[str, Any]:
 def handoff(reason: str) -> dict[str, Any]:
     """Tell the member a union officer takes over, and signal the gateway to escalate."""
     text = HANDOFF_TEXT.get(reason, HANDOFF_TEXT["member_request"]) + HANDOFF_PROMISE
-    return {"kind": "handoff", "text": text, "handoff": {"reason": reason}}
+    payload = {"kind": "handoff", "text": text, "handoff": {"reason": reason}}
+    if reason == "feedback_wrong":
+        payload["feedback"] = "wrong"
+    return payload

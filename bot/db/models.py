@@ -169,3 +169,18 @@ class FaqEntry(Base):
     uncertain: Mapped[str] = mapped_column(Text, default="")
     source_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FaqFeedback(Base):
+    """A member's verdict on a bot answer ("Hữu ích" or "Chưa đúng"), kept per FAQ entry."""
+
+    __tablename__ = "faq_feedback"
+    __table_args__ = (Index("ix_faq_feedback_slug", "faq_slug", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    faq_slug: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(8))  # helpful | wrong
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    answer_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
+    member_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

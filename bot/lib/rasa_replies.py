@@ -21,6 +21,7 @@ class Turn:
 
     replies: tuple[Reply, ...]
     handoff_reason: str | None
+    feedback: str | None = None  # helpful | wrong: the member's verdict on the last answer
 
 
 def _quick_replies(items: Any) -> tuple[dict[str, str], ...]:
@@ -35,9 +36,12 @@ def parse_turn(messages: list[dict[str, Any]], in_reply_to: int) -> Turn:
     """Replies from Rasa's ``/webhooks/rest/webhook`` response for message ``in_reply_to``."""
     replies: list[Reply] = []
     handoff_reason: str | None = None
+    feedback: str | None = None
     for message in messages:
         custom = message.get("custom")
         if isinstance(custom, dict):
+            if custom.get("feedback") in ("helpful", "wrong"):
+                feedback = str(custom["feedback"])
             handoff = custom.get("handoff")
             if isinstance(handoff, dict):
                 handoff_reason = str(handoff.get("reason") or "bot")
@@ -54,4 +58,4 @@ def parse_turn(messages: list[dict[str, Any]], in_reply_to: int) -> Turn:
             data = {"in_reply_to": in_reply_to}
         if text:
             replies.append(Reply("bot", kind, text, quick, data))
-    return Turn(tuple(replies), handoff_reason)
+    return Turn(tuple(replies), handoff_reason, feedback)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Conversation, DispatchJob
 from bot.ops import conversations
+from bot.ops.feedback import do_record_feedback
 from bot.ops.outbox import Reply, do_enqueue_reply
 from bot.ops.sql import finish_leased
 
@@ -20,8 +21,9 @@ async def do_complete_turn(
     replies: Sequence[Reply],
     escalate: bool,
     now: dt.datetime,
+    feedback: str | None = None,
 ) -> bool:
-    """Store the bot's replies, escalate if asked, and close the job, all at once.
+    """Store the bot's replies, record feedback, escalate if asked, and close the job, at once.
 
     Caller holds the job's lease; if it was lost meanwhile, nothing is written (False), so a
     turn is never recorded twice.
@@ -36,6 +38,8 @@ async def do_complete_turn(
         return False
     conversation = await session.get(Conversation, job.conversation_id)
     assert conversation is not None
+    if feedback:
+        await do_record_feedback(session, conversation.id, job.message_id, feedback, now)
     for reply in replies:
         await do_enqueue_reply(session, conversation, reply, now)
     if escalate:

@@ -98,6 +98,7 @@ class Dispatcher:
                 turn.replies,
                 turn.handoff_reason is not None,
                 self._now(),
+                turn.feedback,
             )
         if stored:
             self._outbox_wakeup.notify()

@@ -4,13 +4,21 @@ with the stored records checked in the database. Runs on SQLite and on PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import Conversation, DispatchJob, Message, OutboxItem, Question
+from bot.db.models import (
+    Conversation,
+    DispatchJob,
+    FaqFeedback,
+    Message,
+    OutboxItem,
+    Question,
+)
 from bot.db.session import create_engine, session_factory
 from tests.e2e.conftest import Stack
 from tests.helpers.sandbox_client import Member
@@ -157,3 +165,40 @@ async def test_a_message_that_arrives_while_rasa_is_down_is_answered_when_it_is_
     assert reply["kind"] == "answer" and MIN_WAGE_FIGURE in reply["text"]
     await asyncio.sleep(1.0)
     assert [m for m in (await member.messages(reply["id"]))["messages"]] == []
+
+
+async def test_sensitive_topic_is_answered_and_handed_to_staff(stack, http, db):
+    member = Member(http, stack.base_url)
+    await member.say("cty nợ lương 2 tháng rồi chưa trả, em phải làm sao")
+    answer, handoff = await member.replies(count=2)
+    assert answer["kind"] == "answer" and "Căn cứ:" in answer["text"]
+    assert handoff["kind"] == "handoff" and "24 giờ" in handoff["text"]
+    assert (await member.messages())["mode"] == "waiting_staff"
+    conversation = await conversation_of(db, member)
+    async with db() as session:
+        question = (await session.execute(
+            select(Question).filter_by(conversation_id=conversation.id))).scalar_one()
+    # the general answer went out, and staff still owe the member a reply
+    assert question.status == "answered" and question.escalated_at is not None
+
+
+async def test_not_right_feedback_is_recorded_and_escalates_with_the_original_deadline(
+    stack, http, db
+):
+    member = Member(http, stack.base_url)
+    await member.say("thử việc tối đa bao nhiêu ngày")
+    [answer] = await member.replies()
+    wrong = next(q for q in answer["quick_replies"] if q["title"] == "Chưa đúng")
+    await member.say(wrong["title"], payload=wrong["payload"])
+    [handoff] = await member.replies()
+    assert handoff["kind"] == "handoff"
+    conversation = await conversation_of(db, member)
+    async with db() as session:
+        [question] = (await session.execute(
+            select(Question).filter_by(conversation_id=conversation.id))).scalars().all()
+        [feedback] = (await session.execute(
+            select(FaqFeedback).filter_by(conversation_id=conversation.id))).scalars().all()
+    assert question.status == "open" and question.escalated_at is not None
+    assert question.due_at == question.opened_at + dt.timedelta(hours=24)
+    assert (feedback.verdict, feedback.faq_slug, feedback.answer_message_id) == (
+        "wrong", "thu_viec", answer["id"])

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from bot.channels.base import InboundMessage, OutboundMessage, SendError
-from bot.db.models import Conversation, DispatchJob, Message, OutboxItem, Question
+from bot.db.models import Conversation, DispatchJob, FaqFeedback, Message, OutboxItem, Question
 from bot.ops.inbox import do_record_inbound
 from bot.rasa_client import RasaUnavailable
 from bot.workers.dispatcher import Dispatcher
@@ -190,3 +190,63 @@ async def test_sending_gives_up_after_the_attempt_limit(sessions):
         assert await worker.step()
     [item] = await rows(sessions, OutboxItem)
     assert (item.status, item.attempts) == ("failed", MAX_ATTEMPTS)
+
+
+async def test_wrong_verdict_is_recorded_and_reopens_the_question_with_its_deadline(sessions):
+    clock = Clock()
+    first = await record(sessions, clock)
+    rasa = FakeRasa(
+        [
+            ANSWER,
+            [
+                {
+                    "custom": {
+                        "kind": "handoff",
+                        "text": "Xin lỗi, đã chuyển.",
+                        "handoff": {"reason": "feedback_wrong"},
+                        "feedback": "wrong",
+                    }
+                }
+            ],
+        ]
+    )
+    worker = dispatcher(sessions, rasa, clock)
+    sender = FakeSender(["p-1", "p-2"])
+    outbox = OutboxWorker(
+        sessions, {"sandbox": sender}, worker_id="o", lease=dt.timedelta(seconds=60), clock=clock
+    )
+    assert await worker.step() and await outbox.step()
+    [question] = await rows(sessions, Question)
+    assert question.status == "answered"
+
+    clock.now += dt.timedelta(hours=2)
+    verdict = await record(sessions, clock, text="Chưa đúng", payload="/feedback_wrong")
+    assert await worker.step() and await outbox.step()
+    [question] = await rows(sessions, Question)  # no second question for the verdict
+    assert (question.status, question.first_message_id) == ("open", first.message_id)
+    assert question.due_at == T0 + dt.timedelta(hours=24)
+    assert question.escalated_at == clock.now and question.answered_by is None
+    [feedback] = await rows(sessions, FaqFeedback)
+    assert (feedback.faq_slug, feedback.verdict, feedback.member_message_id) == (
+        "thu_viec",
+        "wrong",
+        verdict.message_id,
+    )
+    [conversation] = await rows(sessions, Conversation)
+    assert conversation.mode == "waiting_staff"
+
+
+async def test_helpful_verdict_is_recorded_against_the_answer(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    rasa = FakeRasa(
+        [ANSWER, [{"custom": {"kind": "chitchat", "text": "Cảm ơn bạn!", "feedback": "helpful"}}]]
+    )
+    worker = dispatcher(sessions, rasa, clock)
+    assert await worker.step()
+    clock.now += dt.timedelta(minutes=1)
+    await record(sessions, clock, text="Hữu ích", payload="/feedback_helpful")
+    assert await worker.step()
+    [feedback] = await rows(sessions, FaqFeedback)
+    answer = [m for m in await rows(sessions, Message) if m.kind == "answer"][0]
+    assert (feedback.verdict, feedback.answer_message_id) == ("helpful", answer.id)
