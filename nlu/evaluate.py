@@ -228,7 +228,7 @@ def report(
     return "\n".join(lines)
 
 
-def train(data: Path, out: Path) -> float:
+def train(data: Path, out: Path, config: Path) -> float:
     """Train the full model on ``data``; returns the wall time in seconds."""
     started = time.monotonic()
     log = out / "train.log"
@@ -240,7 +240,7 @@ def train(data: Path, out: Path) -> float:
                 "--data",
                 str(data),
                 "--config",
-                "config.yml",
+                str(config),
                 "--domain",
                 "domain.yml",
                 "--out",
@@ -263,34 +263,38 @@ def train(data: Path, out: Path) -> float:
     return time.monotonic() - started
 
 
-async def evaluate(data_dir: Path, work: Path, docs: Path, command: str) -> dict[str, Any]:
-    """Split, train, parse, measure and write the report."""
+async def parse_all(
+    model: Path, cases: list[Case], sensitive: set[str], known: set[str]
+) -> tuple[list[Outcome], list[Outcome]]:
+    """Outcomes for the held-out cases as written and with diacritics stripped."""
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
-    from nlu.faq_source import load_dir
-
     configure_structlog(logging.WARNING)
+    agent = Agent.load(str(model))
+    outcomes = await run_cases(agent, cases, sensitive, known)
+    stripped_cases = [Case(strip_diacritics(c.text), c.label) for c in cases]
+    return outcomes, await run_cases(agent, stripped_cases, sensitive, known)
+
+
+def evaluate(data_dir: Path, work: Path, docs: Path, command: str, config: Path) -> dict[str, Any]:
+    """Split, train, parse, measure and write the report."""
     cases, held = split(data_dir)
     work.mkdir(parents=True, exist_ok=True)
     entries = build(data_dir, work / "data", keep=lambda label, i: i not in held.get(label, ()))
-    trained = (
-        sum(len(e.examples) for e in entries)
-        + sum(len(ex) for p in rasa_files(data_dir) for _, ex in rasa_intents(p) or [])
-        - len(cases)
+    all_examples = sum(len(e.examples) for e in entries) + sum(
+        len(examples) for p in rasa_files(data_dir) for _, examples in rasa_intents(p) or []
     )
-    train_seconds = train(work / "data", work)
-    agent = Agent.load(str(work / "eval.tar.gz"))
+    train_seconds = train(work / "data", work, config)
     sensitive = {e.slug for e in entries if e.sensitive}
     known = {e.slug for e in entries}
-    outcomes = await run_cases(agent, cases, sensitive, known)
-    stripped_cases = [Case(strip_diacritics(c.text), c.label) for c in cases]
-    stripped = await run_cases(agent, stripped_cases, sensitive, known)
+    outcomes, stripped = asyncio.run(parse_all(work / "eval.tar.gz", cases, sensitive, known))
     figures = summarize(outcomes, stripped)
     docs.mkdir(parents=True, exist_ok=True)
     confusion_picture(outcomes, docs / "nlu-confusion.png")
     (docs / "nlu-evaluation.md").write_text(
-        report(figures, train_seconds, (trained, len(cases)), command), encoding="utf-8"
+        report(figures, train_seconds, (all_examples - len(cases), len(cases)), command),
+        encoding="utf-8",
     )
     errors = [
         {
@@ -312,10 +316,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("nlu_data"))
     parser.add_argument("--work", type=Path, default=Path("var/eval"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
+    parser.add_argument("--config", type=Path, default=Path("config.yml"))
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.disable(logging.WARNING)
-    figures = asyncio.run(evaluate(args.data, args.work, args.docs, "make evaluate"))
+    figures = evaluate(args.data, args.work, args.docs, "make evaluate", args.config)
     for name, key, _, _ in TARGETS:
         print(f"{name}: {pct(figures[key])}")
     print(f"report: {args.docs / 'nlu-evaluation.md'}; errors: {args.work / 'errors.json'}")
