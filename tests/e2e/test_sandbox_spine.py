@@ -42,6 +42,19 @@ async def db(stack: Stack):
     await engine.dispose()
 
 
+async def job_when(db, message_id: int, ready, within: float = 10.0) -> DispatchJob:
+    """The message's dispatch job once ``ready(job)`` holds (or as it is after ``within``)."""
+    for _ in range(int(within / 0.2)):
+        async with db() as session:
+            job = (
+                await session.execute(select(DispatchJob).filter_by(message_id=message_id))
+            ).scalar_one()
+        if ready(job):
+            break
+        await asyncio.sleep(0.2)
+    return job
+
+
 async def conversation_of(db, member: Member) -> Conversation:
     async with db() as session:
         found = await session.execute(select(Conversation).filter_by(user_id=member.session))
@@ -91,16 +104,7 @@ async def test_asking_for_staff_hands_over_and_the_bot_then_stays_silent(stack, 
     assert (await member.messages())["mode"] == "waiting_staff"
 
     later = await member.say("luong toi thieu vung 1")
-    for _ in range(50):
-        async with db() as session:
-            job = (
-                await session.execute(
-                    select(DispatchJob).filter_by(message_id=later["message_id"])
-                )
-            ).scalar_one()
-        if job.status != "pending":
-            break
-        await asyncio.sleep(0.2)
+    job = await job_when(db, later["message_id"], lambda job: job.status != "pending")
     assert job.status == "skipped"
     assert [
         m for m in (await member.messages(member.seen))["messages"] if m["author"] != "member"
@@ -146,17 +150,7 @@ async def test_a_message_that_arrives_while_rasa_is_down_is_answered_when_it_is_
     stack.rasa_proxy.down()
     try:
         sent = await member.say("luong toi thieu vung 1")
-        job = None
-        for _ in range(50):
-            async with db() as session:
-                job = (
-                    await session.execute(
-                        select(DispatchJob).filter_by(message_id=sent["message_id"])
-                    )
-                ).scalar_one()
-            if job.attempts >= 1:
-                break
-            await asyncio.sleep(0.2)
+        job = await job_when(db, sent["message_id"], lambda job: job.attempts >= 1)
         assert job.status == "pending" and job.attempts >= 1 and job.last_error
         assert (await member.messages())["messages"][-1]["author"] == "member"
     finally:
@@ -176,8 +170,9 @@ async def test_sensitive_topic_is_answered_and_handed_to_staff(stack, http, db):
     assert (await member.messages())["mode"] == "waiting_staff"
     conversation = await conversation_of(db, member)
     async with db() as session:
-        question = (await session.execute(
-            select(Question).filter_by(conversation_id=conversation.id))).scalar_one()
+        question = (
+            await session.execute(select(Question).filter_by(conversation_id=conversation.id))
+        ).scalar_one()
     # the general answer went out, and staff still owe the member a reply
     assert question.status == "answered" and question.escalated_at is not None
 
@@ -194,11 +189,20 @@ async def test_not_right_feedback_is_recorded_and_escalates_with_the_original_de
     assert handoff["kind"] == "handoff"
     conversation = await conversation_of(db, member)
     async with db() as session:
-        [question] = (await session.execute(
-            select(Question).filter_by(conversation_id=conversation.id))).scalars().all()
-        [feedback] = (await session.execute(
-            select(FaqFeedback).filter_by(conversation_id=conversation.id))).scalars().all()
+        [question] = (
+            (await session.execute(select(Question).filter_by(conversation_id=conversation.id)))
+            .scalars()
+            .all()
+        )
+        [feedback] = (
+            (await session.execute(select(FaqFeedback).filter_by(conversation_id=conversation.id)))
+            .scalars()
+            .all()
+        )
     assert question.status == "open" and question.escalated_at is not None
     assert question.due_at == question.opened_at + dt.timedelta(hours=24)
     assert (feedback.verdict, feedback.faq_slug, feedback.answer_message_id) == (
-        "wrong", "thu_viec", answer["id"])
+        "wrong",
+        "thu_viec",
+        answer["id"],
+    )

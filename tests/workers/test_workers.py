@@ -248,5 +248,5 @@ async def test_helpful_verdict_is_recorded_against_the_answer(sessions):
     await record(sessions, clock, text="Hữu ích", payload="/feedback_helpful")
     assert await worker.step()
     [feedback] = await rows(sessions, FaqFeedback)
-    answer = [m for m in await rows(sessions, Message) if m.kind == "answer"][0]
+    answer = next(m for m in await rows(sessions, Message) if m.kind == "answer")
     assert (feedback.verdict, feedback.answer_message_id) == ("helpful", answer.id)
