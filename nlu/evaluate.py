@@ -47,9 +47,10 @@ class Outcome:
     decision: str
     answered_faq: str | None
     seconds: float
+    top_two: tuple[float, float]  # the FAQ selector's two best confidences
 
 
-def split(data_dir: Path) -> tuple[list[Case], dict[str, frozenset[int]]]:
+def split(data_dir: Path, salt: str = "") -> tuple[list[Case], dict[str, frozenset[int]]]:
     """The held-out cases and, per label, the held-out example indices."""
     from nlu.faq_source import load_dir
 
@@ -59,7 +60,9 @@ def split(data_dir: Path) -> tuple[list[Case], dict[str, frozenset[int]]]:
     held: dict[str, frozenset[int]] = {}
     cases = []
     for label, examples in labelled:
-        held[label] = held_out_indices(label, examples, keep_first=label.startswith("faq/"))
+        held[label] = held_out_indices(
+            label, examples, keep_first=label.startswith("faq/"), salt=salt
+        )
         cases.extend(Case(examples[i], label) for i in sorted(held[label]))
     return cases, held
 
@@ -88,7 +91,17 @@ async def run_cases(
         seconds = time.perf_counter() - started
         decision = decide(parse, sensitive=sensitive, known=known)
         answered = decision.faq if decision.kind == "answer" else None
-        outcomes.append(Outcome(case, predicted_label(parse), decision.kind, answered, seconds))
+        ranking = [c for _, c in faq_ranking(parse)[:2]] + [0.0, 0.0]
+        outcomes.append(
+            Outcome(
+                case,
+                predicted_label(parse),
+                decision.kind,
+                answered,
+                seconds,
+                (ranking[0], ranking[1]),
+            )
+        )
     return outcomes
 
 
@@ -171,6 +184,9 @@ def report(
     figures: dict[str, Any], train_seconds: float, split_sizes: tuple[int, int], command: str
 ) -> str:
     """The Markdown report."""
+    oos_kept = 1 - figures["out_of_scope_answered_with_faq"] / max(
+        1, figures["out_of_scope_cases"]
+    )
     lines = [
         "# NLU evaluation",
         "",
@@ -197,6 +213,7 @@ def report(
         f"| Macro-F1 over all labels (topics and intents) | "
         f"{figures['macro_f1_all_labels']:.3f} | | |",
         f"| Accuracy over all labels | {pct(figures['accuracy_all_labels'])} | | |",
+        f"| Out-of-scope messages not answered with an FAQ entry | {pct(oos_kept)} | | |",
         "",
         "Definitions: the predicted topic is the FAQ selector's best entry when the intent is",
         "`faq`, otherwise the intent. Out-of-scope recall counts held-out out-of-scope messages",
@@ -226,6 +243,35 @@ def report(
         )
     lines += ["", "![Confusion matrix](nlu-confusion.png)", ""]
     return "\n".join(lines)
+
+
+def sweep_table(outcomes: list[Outcome]) -> str:
+    """Wrong-answer share and correct coverage for other answer thresholds (FAQ intent only).
+
+    Used to choose ``ANSWER_CONFIDENCE`` and ``ANSWER_RATIO`` in nlu/decision.py on a split
+    made with another ``--salt`` than the reported one.
+    """
+    faq_like = [o for o in outcomes if o.predicted.startswith("faq/")]
+    faq_cases = sum(o.case.label.startswith("faq/") for o in outcomes) or 1
+    lines = [
+        "| confidence >= | ratio >= | answered | wrong | wrong share | correct / FAQ cases |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for confidence in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+        for ratio in (1.5, 2.0, 3.0, 4.0, 6.0, 8.0):
+            answered = [
+                o
+                for o in faq_like
+                if o.top_two[0] >= confidence and o.top_two[0] >= ratio * o.top_two[1]
+            ]
+            wrong = sum(o.predicted != o.case.label for o in answered)
+            share = wrong / len(answered) if answered else 0.0
+            correct = len(answered) - wrong
+            lines.append(
+                f"| {confidence} | {ratio} | {len(answered)} | {wrong} | {pct(share)} "
+                f"| {pct(correct / faq_cases)} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def train(data: Path, out: Path, config: Path) -> float:
@@ -277,9 +323,11 @@ async def parse_all(
     return outcomes, await run_cases(agent, stripped_cases, sensitive, known)
 
 
-def evaluate(data_dir: Path, work: Path, docs: Path, command: str, config: Path) -> dict[str, Any]:
+def evaluate(
+    data_dir: Path, work: Path, docs: Path, command: str, config: Path, salt: str = ""
+) -> dict[str, Any]:
     """Split, train, parse, measure and write the report."""
-    cases, held = split(data_dir)
+    cases, held = split(data_dir, salt)
     work.mkdir(parents=True, exist_ok=True)
     entries = build(data_dir, work / "data", keep=lambda label, i: i not in held.get(label, ()))
     all_examples = sum(len(e.examples) for e in entries) + sum(
@@ -307,6 +355,13 @@ def evaluate(data_dir: Path, work: Path, docs: Path, command: str, config: Path)
         if o.predicted != o.case.label
     ]
     (work / "errors.json").write_text(json.dumps(errors, ensure_ascii=False, indent=1))
+    heading = (
+        f"# Answer-threshold sweep (held-out split with salt {salt!r})\n\n"
+        f"Produced by `python -m nlu.evaluate --salt {salt!r}` in the Rasa environment. Each\n"
+        "row: FAQ answers the bot would give (accented and stripped messages) if it answered\n"
+        "when the best entry's confidence and its ratio to the runner-up reach the values.\n\n"
+    )
+    (work / "sweep.md").write_text(heading + sweep_table(outcomes + stripped), encoding="utf-8")
     return figures
 
 
@@ -317,13 +372,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("var/eval"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     parser.add_argument("--config", type=Path, default=Path("config.yml"))
+    parser.add_argument("--salt", default="", help="another held-out split, for calibration")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.disable(logging.WARNING)
-    figures = evaluate(args.data, args.work, args.docs, "make evaluate", args.config)
+    figures = evaluate(args.data, args.work, args.docs, "make evaluate", args.config, args.salt)
     for name, key, _, _ in TARGETS:
         print(f"{name}: {pct(figures[key])}")
-    print(f"report: {args.docs / 'nlu-evaluation.md'}; errors: {args.work / 'errors.json'}")
+    print(f"report: {args.docs / 'nlu-evaluation.md'}; errors: {args.work / 'errors.json'};")
+    print(f"threshold sweep: {args.work / 'sweep.md'}")
 
 
 if __name__ == "__main__":
