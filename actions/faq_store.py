@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import select
@@ -13,14 +14,20 @@ from bot.db.session import create_engine, session_factory
 from bot.settings import DEFAULT_DATABASE_URL
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """The slugs in the store, and those whose answers also go to staff."""
+
+    known: frozenset[str]
+    sensitive: frozenset[str]
+
+
 class FaqStore(Protocol):
     """Read access to reviewed FAQ entries."""
 
     async def get(self, slug: str) -> FaqEntry | None: ...
 
-    async def sensitive_slugs(self) -> frozenset[str]: ...
-
-    async def slugs(self) -> frozenset[str]: ...
+    async def catalog(self) -> Catalog: ...
 
 
 class InMemoryFaqStore:
@@ -32,11 +39,9 @@ class InMemoryFaqStore:
     async def get(self, slug: str) -> FaqEntry | None:
         return self._entries.get(slug)
 
-    async def sensitive_slugs(self) -> frozenset[str]:
-        return frozenset(s for s, e in self._entries.items() if e.sensitive)
-
-    async def slugs(self) -> frozenset[str]:
-        return frozenset(self._entries)
+    async def catalog(self) -> Catalog:
+        sensitive = frozenset(s for s, e in self._entries.items() if e.sensitive)
+        return Catalog(frozenset(self._entries), sensitive)
 
 
 class SqlFaqStore:
@@ -49,14 +54,10 @@ class SqlFaqStore:
         async with self._sessions() as session:
             return await session.get(FaqEntry, slug)
 
-    async def sensitive_slugs(self) -> frozenset[str]:
+    async def catalog(self) -> Catalog:
         async with self._sessions() as session:
-            rows = await session.execute(select(FaqEntry.slug).where(FaqEntry.sensitive))
-            return frozenset(rows.scalars())
-
-    async def slugs(self) -> frozenset[str]:
-        async with self._sessions() as session:
-            return frozenset((await session.execute(select(FaqEntry.slug))).scalars())
+            rows = (await session.execute(select(FaqEntry.slug, FaqEntry.sensitive))).all()
+        return Catalog(frozenset(s for s, _ in rows), frozenset(s for s, sens in rows if sens))
 
 
 _default: FaqStore | None = None

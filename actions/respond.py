@@ -40,11 +40,12 @@ class ActionRespond(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        catalog = await self.store.catalog()
         decision = decide(
             tracker.latest_message or {},
             clarified_before=bool(tracker.get_slot("clarified_before")),
-            sensitive=await self.store.sensitive_slugs(),
-            known=await self.store.slugs(),
+            sensitive=catalog.sensitive,
+            known=catalog.known,
         )
         return await self._act(decision, dispatcher)
 
