@@ -298,6 +298,7 @@ def train(data: Path, out: Path, config: Path) -> float:
             stderr=subprocess.STDOUT,
             env={
                 **os.environ,
+                "RASA_MAX_CACHE_SIZE": "0",  # no cached components: the time is a real training
                 "PATH": os.pathsep.join(
                     [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
                 ),
