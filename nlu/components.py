@@ -7,7 +7,7 @@ from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.message import Message
 
-from nlu.normalize import _TOKEN_RE, ABBREVIATIONS, normalize_words
+from nlu.normalize import WORD_RE, normalize_words
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -22,12 +22,9 @@ class VietnameseTokenizer(WhitespaceTokenizer):
         """Tokenize the normalized form of ``attribute``."""
         text = message.get(attribute) or ""
         tokens: list[Token] = []
-        for match in _TOKEN_RE.finditer(text):
+        for match in WORD_RE.finditer(text):
             for word in normalize_words(match.group()):
                 tokens.append(Token(word, match.start(), match.end()))
         if not tokens:
             return super().tokenize(message, attribute)
         return self._apply_token_pattern(tokens)
-
-
-__all__ = ["ABBREVIATIONS", "VietnameseTokenizer"]

@@ -74,7 +74,7 @@ ABBREVIATIONS: dict[str, str] = {
     "tncn": "thu nhap ca nhan",
 }
 
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+WORD_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _NUMBER_WORD_RE = re.compile(r"^(\d+)(tr|k|d|đ)(\d*)$")
 
 
@@ -101,7 +101,7 @@ def normalize_words(text: str) -> list[str]:
     """Split ``text`` into normalized words (punctuation dropped)."""
     text = unicodedata.normalize("NFC", text).lower()
     words: list[str] = []
-    for raw in _TOKEN_RE.findall(text):
+    for raw in WORD_RE.findall(text):
         if not any(ch.isalnum() for ch in raw):
             continue
         words.extend(_expand(strip_diacritics(raw)))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
-from tools.paths import MODEL, RASA_BIN, ROOT
-from tools.train import rasa_env
+from tests.helpers.rasa_env import run_in_rasa_env
+from tools.paths import MODEL
 
 pytestmark = pytest.mark.stack
 
@@ -23,17 +22,8 @@ QUESTIONS = [
 
 def test_classify_prints_one_decision_per_question():
     assert MODEL.exists(), "no trained model: run `make test` (it trains first)"
-    result = subprocess.run(
-        [str(RASA_BIN / "python"), "-m", "nlu.classify"],
-        input="\n".join(QUESTIONS) + "\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=rasa_env(),
-        timeout=300,
-        check=True,
-    )
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    stdout = run_in_rasa_env(["-m", "nlu.classify"], "\n".join(QUESTIONS) + "\n", timeout=300)
+    lines = [json.loads(line) for line in stdout.splitlines()]
     assert [line["text"] for line in lines] == [q for q in QUESTIONS if q]
     for line in lines:
         assert {"text", "intent", "faq", "confidence", "decision"} <= set(line)
