@@ -55,6 +55,13 @@ async def job_when(db, message_id: int, ready, within: float = 10.0) -> Dispatch
     return job
 
 
+async def the_question(db, conversation_id: int) -> Question:
+    """The conversation's only question (fails if there are none or several)."""
+    async with db() as session:
+        found = await session.execute(select(Question).filter_by(conversation_id=conversation_id))
+        return found.scalar_one()
+
+
 async def conversation_of(db, member: Member) -> Conversation:
     async with db() as session:
         found = await session.execute(select(Conversation).filter_by(user_id=member.session))
@@ -110,10 +117,7 @@ async def test_asking_for_staff_hands_over_and_the_bot_then_stays_silent(stack, 
         m for m in (await member.messages(member.seen))["messages"] if m["author"] != "member"
     ] == []
     conversation = await conversation_of(db, member)
-    async with db() as session:
-        question = (
-            await session.execute(select(Question).filter_by(conversation_id=conversation.id))
-        ).scalar_one()
+    question = await the_question(db, conversation.id)
     assert question.status == "open" and question.escalated_at is not None
 
 
@@ -162,10 +166,7 @@ async def test_sensitive_topic_is_answered_and_handed_to_staff(stack, http, db):
     assert handoff["kind"] == "handoff" and "24 giờ" in handoff["text"]
     assert (await member.messages())["mode"] == "waiting_staff"
     conversation = await conversation_of(db, member)
-    async with db() as session:
-        question = (
-            await session.execute(select(Question).filter_by(conversation_id=conversation.id))
-        ).scalar_one()
+    question = await the_question(db, conversation.id)
     # the general answer went out, and staff still owe the member a reply
     assert question.status == "answered" and question.escalated_at is not None
 
