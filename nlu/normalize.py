@@ -77,6 +77,13 @@ ABBREVIATIONS: dict[str, str] = {
 WORD_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 _NUMBER_WORD_RE = re.compile(r"^(\d+)(tr|k|d|đ)(\d*)$")
 
+# Telex leftovers: a member typing without a Vietnamese keyboard layout leaves the tone and
+# vowel keys in the word ("dongf", "luongw", "tieenf", "ddinh"). No Vietnamese syllable ends in
+# f, j, r, s, x or z, or holds w after a vowel, a doubled vowel or a doubled d.
+_TELEX_DOUBLE_RE = re.compile(r"^dd|aa|ee|oo")
+_TELEX_W_RE = re.compile(r"(?<=[aou])w|(?<=[a-z]{2})w$")
+_TELEX_TONE_RE = re.compile(r"(?<=[a-z]{2})[fjrsxz]$")
+
 
 def strip_diacritics(text: str) -> str:
     """Remove Vietnamese diacritics: "Lương tối thiểu" -> "Luong toi thieu"."""
@@ -85,8 +92,16 @@ def strip_diacritics(text: str) -> str:
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
-def _expand(word: str) -> list[str]:
-    expansion = ABBREVIATIONS.get(word)
+def untelex(word: str) -> str:
+    """Remove telex keys left in a word typed without diacritics: "tieenf" -> "tien"."""
+    if word in ABBREVIATIONS or not word.isascii() or not word.isalpha():
+        return word
+    word = _TELEX_W_RE.sub("", _TELEX_TONE_RE.sub("", word))
+    return _TELEX_DOUBLE_RE.sub(lambda match: match.group()[0], word)
+
+
+def _expand(word: str, typed_plain: bool) -> list[str]:
+    expansion = ABBREVIATIONS.get(word) if typed_plain else None
     if expansion is not None:
         return expansion.split()
     number = _NUMBER_WORD_RE.match(word)
@@ -104,7 +119,10 @@ def normalize_words(text: str) -> list[str]:
     for raw in WORD_RE.findall(text):
         if not any(ch.isalnum() for ch in raw):
             continue
-        words.extend(_expand(strip_diacritics(raw)))
+        plain = strip_diacritics(raw)
+        # abbreviations and telex keys are typed without diacritics ("đ" aside): "à" is not "a"
+        typed_plain = plain == raw.replace("đ", "d")
+        words.extend(_expand(untelex(plain) if typed_plain else plain, typed_plain))
     return words
 
 

@@ -28,3 +28,19 @@ def test_money_shorthand_splits_unit():
 def test_punctuation_is_dropped():
     assert normalize("bao nhiêu???!!") == "bao nhieu"
     assert normalize("...") == ""
+
+
+def test_telex_leftovers_are_removed_from_plain_words():
+    # typed without a Vietnamese keyboard layout: tone and vowel keys stay in the word
+    assert normalize("hop dongf lao dongj") == "hop dong lao dong"
+    assert normalize("tieenf luongw thuwr vieecj") == "tien luong thu viec"
+    assert normalize("ddinh coong") == "dinh cong"
+    # abbreviations are left alone ("wa" is "qua", not a telex key)
+    assert normalize("wa bhxh") == "qua bao hiem xa hoi"
+
+
+def test_accented_words_are_not_taken_for_abbreviations():
+    # "à" is a question particle, "a" is short for "anh"; "đc" is still "được"
+    assert normalize("mất luôn à") == "mat luon a"
+    assert normalize("e hỏi a") == "em hoi anh"
+    assert normalize("đc ko") == "duoc khong"
