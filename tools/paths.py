@@ -17,4 +17,5 @@ TRAINING_INPUTS = (
     "domain.yml",
     "nlu/components.py",
     "nlu/normalize.py",
+    "nlu/topic_classifier.py",
 )
