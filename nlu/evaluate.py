@@ -26,8 +26,11 @@ from nlu.decision import FALLBACK_INTENT, FAQ_INTENT, decide, faq_ranking
 from nlu.metrics import accuracy, macro_f1, percentile, worst_labels
 from nlu.normalize import strip_diacritics
 from nlu.split import held_out_indices
+from tools.paths import EVALUATION_INPUTS
+from tools.train import inputs_hash
 
 OUT_OF_SCOPE = "out_of_scope"
+COMMAND = "make evaluate"
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,11 @@ TARGETS = [
 
 
 def report(
-    figures: dict[str, Any], train_seconds: float, split_sizes: tuple[int, int], command: str
+    figures: dict[str, Any],
+    train_seconds: float,
+    split_sizes: tuple[int, int],
+    command: str,
+    inputs: str | None,
 ) -> str:
     """The Markdown report."""
     oos_kept = 1 - figures["out_of_scope_answered_with_faq"] / max(
@@ -198,6 +205,8 @@ def report(
         f"- Training examples: {split_sizes[0]}; held-out messages: {split_sizes[1]} "
         f"({figures['faq_cases']} FAQ, {figures['out_of_scope_cases']} out of scope).",
         f"- Training time of the full model (NLU and rules): {train_seconds:.0f} s.",
+        f"- Inputs (sha256 of {', '.join(EVALUATION_INPUTS)}): "
+        f"`{inputs or 'not the repository'}`.",
         f"- Parse latency in process: p50 {figures['parse_ms_p50']:.0f} ms, "
         f"p95 {figures['parse_ms_p95']:.0f} ms.",
         "",
@@ -325,9 +334,17 @@ async def parse_all(
 
 
 def evaluate(
-    data_dir: Path, work: Path, docs: Path, command: str, config: Path, salt: str = ""
+    data_dir: Path,
+    work: Path,
+    docs: Path,
+    config: Path,
+    salt: str = "",
+    inputs: str | None = None,
 ) -> dict[str, Any]:
-    """Split, train, parse, measure and write the report."""
+    """Split, train, parse, measure and write the report.
+
+    ``inputs``: the hash of the repository's evaluation inputs when those are what is evaluated.
+    """
     cases, held = split(data_dir, salt)
     work.mkdir(parents=True, exist_ok=True)
     entries = build(data_dir, work / "data", keep=lambda label, i: i not in held.get(label, ()))
@@ -342,7 +359,7 @@ def evaluate(
     docs.mkdir(parents=True, exist_ok=True)
     confusion_picture(outcomes, docs / "nlu-confusion.png")
     (docs / "nlu-evaluation.md").write_text(
-        report(figures, train_seconds, (all_examples - len(cases), len(cases)), command),
+        report(figures, train_seconds, (all_examples - len(cases), len(cases)), COMMAND, inputs),
         encoding="utf-8",
     )
     errors = [
@@ -377,7 +394,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.disable(logging.WARNING)
-    figures = evaluate(args.data, args.work, args.docs, "make evaluate", args.config, args.salt)
+    own_inputs = (args.data, args.config, args.salt) == (Path("nlu_data"), Path("config.yml"), "")
+    inputs = inputs_hash(names=EVALUATION_INPUTS) if own_inputs else None
+    figures = evaluate(args.data, args.work, args.docs, args.config, args.salt, inputs)
     for name, key, _, _ in TARGETS:
         print(f"{name}: {pct(figures[key])}")
     print(f"report: {args.docs / 'nlu-evaluation.md'}; errors: {args.work / 'errors.json'};")

@@ -19,3 +19,5 @@ TRAINING_INPUTS = (
     "nlu/normalize.py",
     "nlu/topic_classifier.py",
 )
+# What docs/nlu-evaluation.md depends on: the model's inputs, the decision rule and the split.
+EVALUATION_INPUTS = (*TRAINING_INPUTS, "nlu/decision.py", "nlu/split.py")

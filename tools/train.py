@@ -19,10 +19,10 @@ from nlu.build_data import build
 from tools.paths import MODEL, MODEL_STAMP, MODELS, RASA_BIN, ROOT, TRAINING_INPUTS, VAR
 
 
-def inputs_hash(root: Path = ROOT) -> str:
-    """A hash of every training input file's path and content."""
+def inputs_hash(root: Path = ROOT, names: tuple[str, ...] = TRAINING_INPUTS) -> str:
+    """A hash of the path and content of every file under ``names`` (the training inputs)."""
     digest = hashlib.sha256()
-    for name in TRAINING_INPUTS:
+    for name in names:
         path = root / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
