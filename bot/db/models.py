@@ -184,3 +184,28 @@ class FaqFeedback(Base):
     answer_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
     member_message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ChannelToken(Base):
+    """A platform access token and its single-use refresh token (Zalo), encrypted at rest.
+
+    ``version`` grows with every refresh; a worker refreshes only after claiming the row
+    (``refreshing_owner`` until ``refreshing_until``), so a refresh token is used once.
+    ``failed_at`` stops automatic refreshes until the account is re-authorized.
+    """
+
+    __tablename__ = "channel_tokens"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text, default="")  # encrypted
+    refresh_token: Mapped[str] = mapped_column(Text, default="")  # encrypted
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    seed_hash: Mapped[str] = mapped_column(String(64))  # of the configured first refresh token
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    refreshing_owner: Mapped[str | None] = mapped_column(String(64))
+    refreshing_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    refreshed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

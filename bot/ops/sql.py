@@ -14,16 +14,17 @@ from sqlalchemy.orm import aliased
 async def insert_ignore(
     session: AsyncSession, model: Any, values: dict[str, Any], conflict: list[str]
 ) -> int | None:
-    """Insert a row unless it conflicts on ``conflict``; return its id, or None if it existed."""
+    """Insert a row unless it conflicts on ``conflict``; return its id, or None if it existed.
+
+    For a model without an ``id`` column the result is always None.
+    """
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict)
-        .returning(model.id)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    if not hasattr(model, "id"):
+        await session.execute(stmt)
+        return None
+    return (await session.execute(stmt.returning(model.id))).scalar_one_or_none()
 
 
 async def claim_head_of_line(
