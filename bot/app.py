@@ -22,7 +22,7 @@ from bot.inbox import Inbox
 from bot.ops.faq import do_sync_faq
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
-from bot.web import health, keys, sandbox
+from bot.web import health, keys, sandbox, webhooks
 from bot.web.errors import error_middleware
 from bot.workers.dispatcher import Dispatcher
 from bot.workers.loop import Wakeup, run_forever
@@ -44,6 +44,7 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
     """The gateway application with its background workers."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
     app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
@@ -54,12 +55,15 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         log.info("FAQ store: %d inserted, %d updated", inserted, updated)
         dispatch_wakeup, outbox_wakeup = Wakeup(), Wakeup()
         app[keys.SESSIONS] = sessions
-        reply_target = dt.timedelta(hours=settings.reply_target_hours)
-        app[keys.INBOX] = Inbox(sessions, dispatch_wakeup, reply_target, clock)
+        our_apps = frozenset(p.app_id for p in settings.accounts.facebook.values() if p.app_id)
+        app[keys.INBOX] = Inbox(
+            sessions, dispatch_wakeup, settings.reply_target, clock, our_app_ids=our_apps
+        )
         http = aiohttp.ClientSession()
         rasa = RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds)
         lease = dt.timedelta(seconds=settings.lease_seconds)
         me = f"{socket.gethostname()}:{os.getpid()}"
+        senders = build_senders(settings, sessions, http, me, clock)
         tasks = []
         for n in range(DISPATCH_WORKERS):
             worker = Dispatcher(
@@ -69,6 +73,7 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
                 lease=lease,
                 escalate_after=dt.timedelta(seconds=settings.rasa_escalate_after_seconds),
                 outbox_wakeup=outbox_wakeup,
+                senders=senders,
                 clock=clock,
             )
             tasks.append(
@@ -76,7 +81,6 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
                     f"dispatcher {n}", worker.step, dispatch_wakeup, settings.worker_poll_seconds
                 )
             )
-        senders = build_senders()
         for n in range(OUTBOX_WORKERS):
             sender = OutboxWorker(
                 sessions, senders, worker_id=f"{me}:o{n}", lease=lease, clock=clock
@@ -99,4 +103,5 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
     app.cleanup_ctx.append(lifecycle)
     health.add_routes(app)
     sandbox.add_routes(app)
+    webhooks.add_routes(app)
     return app

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import load_dotenv
+
+from bot.channels.accounts import Accounts, accounts_from_env
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/bot.db"
 
@@ -29,6 +32,12 @@ class Settings:
     lease_seconds: float = 60.0
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
+    accounts: Accounts = field(default_factory=Accounts)
+    facebook_graph_url: str = "https://graph.facebook.com/v25.0"
+    zalo_openapi_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    send_timeout_seconds: float = 20.0
+    token_encryption_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,4 +66,15 @@ class Settings:
             lease_seconds=float(get("LEASE_SECONDS", default.lease_seconds)),
             max_body_bytes=int(get("MAX_BODY_BYTES", default.max_body_bytes)),
             log_level=get("LOG_LEVEL", default.log_level).upper(),
+            accounts=accounts_from_env(env),
+            facebook_graph_url=get("FACEBOOK_GRAPH_URL", default.facebook_graph_url).rstrip("/"),
+            zalo_openapi_url=get("ZALO_OPENAPI_URL", default.zalo_openapi_url).rstrip("/"),
+            zalo_oauth_url=get("ZALO_OAUTH_URL", default.zalo_oauth_url).rstrip("/"),
+            send_timeout_seconds=float(get("SEND_TIMEOUT_SECONDS", default.send_timeout_seconds)),
+            token_encryption_key=env.get("TOKEN_ENCRYPTION_KEY") or "",
         )
+
+    def reply_target(self, channel: str, page_id: str) -> dt.timedelta:
+        """Time to answer a question on this page (its own target or the default)."""
+        hours = self.accounts.reply_target_hours(channel, page_id) or self.reply_target_hours
+        return dt.timedelta(hours=hours)

@@ -1,12 +1,59 @@
-"""The only list of channels: name -> sender."""
+"""The only list of channels: name -> sender, built from the settings."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+
+import aiohttp
+
 from bot.channels.base import ChannelSender
+from bot.channels.facebook import CHANNEL as FACEBOOK
+from bot.channels.facebook.send import FacebookSender
 from bot.channels.sandbox import CHANNEL as SANDBOX
 from bot.channels.sandbox.send import SandboxSender
+from bot.channels.zalo import CHANNEL as ZALO
+from bot.channels.zalo.send import ZaloSender
+from bot.channels.zalo.tokens import ZaloTokens
+from bot.db.session import SessionFactory
+from bot.lib.secretbox import SecretBox
+from bot.settings import Settings
 
 
-def build_senders() -> dict[str, ChannelSender]:
-    """One sender per channel."""
-    return {SANDBOX: SandboxSender()}
+def build_senders(
+    settings: Settings,
+    sessions: SessionFactory,
+    http: aiohttp.ClientSession,
+    owner: str,
+    clock: Callable[[], dt.datetime],
+) -> dict[str, ChannelSender]:
+    """One sender per channel; Facebook and Zalo only when pages or OAs are configured."""
+    senders: dict[str, ChannelSender] = {SANDBOX: SandboxSender()}
+    accounts = settings.accounts
+    if accounts.facebook:
+        senders[FACEBOOK] = FacebookSender(
+            http,
+            graph_url=settings.facebook_graph_url,
+            pages=accounts.facebook,
+            clock=clock,
+            timeout=settings.send_timeout_seconds,
+        )
+    if accounts.zalo:
+        tokens = ZaloTokens(
+            sessions,
+            http,
+            oauth_url=settings.zalo_oauth_url,
+            oas=accounts.zalo,
+            box=SecretBox(settings.token_encryption_key),
+            owner=owner,
+            clock=clock,
+        )
+        senders[ZALO] = ZaloSender(
+            http,
+            openapi_url=settings.zalo_openapi_url,
+            oas=accounts.zalo,
+            tokens=tokens,
+            clock=clock,
+            timeout=settings.send_timeout_seconds,
+        )
+    return senders

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import InboundMessage
+from bot.channels.base import InboundMessage, only_stickers
 from bot.db.models import Conversation, DispatchJob, Message
 from bot.ops import ledger
 from bot.ops.sql import insert_ignore
@@ -79,5 +79,13 @@ async def do_record_inbound(
             created_at=now,
         )
     )
-    await ledger.do_note_member_message(session, conversation.id, message_id, now, reply_target)
+    if not is_sticker_only(inbound):
+        await ledger.do_note_member_message(
+            session, conversation.id, message_id, now, reply_target
+        )
     return Recorded(conversation.id, message_id, duplicate=False)
+
+
+def is_sticker_only(inbound: InboundMessage) -> bool:
+    """A sticker (a thumbs-up, a smile) with no words asks nothing: no question, no reply."""
+    return not inbound.text.strip() and not inbound.payload and only_stickers(inbound.attachments)

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.channels.limits import text_limit
 from bot.db.models import Conversation, Message, OutboxItem
+from bot.lib.text_split import split_text
 from bot.ops import ledger
 from bot.ops.sql import finish_leased
 
@@ -26,34 +28,44 @@ class Reply:
 
 async def do_enqueue_reply(
     session: AsyncSession, conversation: Conversation, reply: Reply, now: dt.datetime
-) -> Message:
-    """Store the reply as a message and put it in the outbox."""
-    data = dict(reply.data)
-    if reply.quick_replies:
-        data["quick_replies"] = [dict(q) for q in reply.quick_replies]
-    message = Message(
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        direction="out",
-        author=reply.author,
-        kind=reply.kind,
-        text=reply.text,
-        data=data,
-        created_at=now,
-    )
-    session.add(message)
-    await session.flush()
-    session.add(
-        OutboxItem(
+) -> list[Message]:
+    """Store the reply as messages and put them in the outbox, in order.
+
+    A text longer than the channel accepts becomes several messages (cut at paragraphs, then
+    sentences); quick replies go with the last one.
+    """
+    parts = split_text(reply.text, text_limit(conversation.channel)) or [""]
+    messages = []
+    for number, text in enumerate(parts, start=1):
+        data = dict(reply.data)
+        if reply.quick_replies and number == len(parts):
+            data["quick_replies"] = [dict(q) for q in reply.quick_replies]
+        if len(parts) > 1:
+            data["part"] = [number, len(parts)]
+        message = Message(
             conversation_id=conversation.id,
-            message_id=message.id,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
+            channel=conversation.channel,
+            direction="out",
+            author=reply.author,
+            kind=reply.kind,
+            text=text,
+            data=data,
             created_at=now,
         )
-    )
-    return message
+        session.add(message)
+        await session.flush()
+        session.add(
+            OutboxItem(
+                conversation_id=conversation.id,
+                message_id=message.id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        messages.append(message)
+    return messages
 
 
 async def do_mark_sent(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -15,3 +17,4 @@ if TYPE_CHECKING:
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", SessionFactory)
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
+CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from bot.channels.base import ChannelSender, only_stickers
 from bot.db.models import Conversation, DispatchJob, Message
 from bot.db.session import SessionFactory
 from bot.lib.backoff import backoff
@@ -18,6 +19,10 @@ from bot.workers.loop import Wakeup
 
 log = logging.getLogger(__name__)
 
+ATTACHMENT_TEXT = (
+    "Mình đã nhận được tệp bạn gửi nhưng chưa đọc được nội dung. Mình đã chuyển cho cán bộ "
+    "công đoàn, cán bộ sẽ trả lời bạn trong vòng 24 giờ."
+)
 UNREACHABLE_TEXT = (
     "Hệ thống trả lời tự động đang gặp sự cố. Câu hỏi của bạn đã được chuyển tới cán bộ "
     "công đoàn, cán bộ sẽ trả lời bạn trong vòng 24 giờ."
@@ -37,6 +42,7 @@ class Dispatcher:
         escalate_after: dt.timedelta,
         outbox_wakeup: Wakeup,
         clock: Callable[[], dt.datetime],
+        senders: Mapping[str, ChannelSender] | None = None,
     ) -> None:
         self._sessions = sessions
         self._rasa = rasa
@@ -45,6 +51,7 @@ class Dispatcher:
         self._escalate_after = escalate_after
         self._outbox_wakeup = outbox_wakeup
         self._now = clock
+        self._senders = senders or {}
 
     async def step(self) -> bool:
         """Handle one job if one is due; True if there was one."""
@@ -75,11 +82,17 @@ class Dispatcher:
 
     async def _turn(self, job: DispatchJob, message: Message, conversation: Conversation) -> None:
         text = (message.data or {}).get("payload") or message.text
+        if not text.strip():
+            await self._without_words(job, message)
+            return
         metadata = {
             "channel": conversation.channel,
             "page_id": conversation.page_id,
             "message_id": message.id,
         }
+        sender = self._senders.get(conversation.channel)
+        if sender is not None:
+            await sender.typing(conversation.page_id, conversation.user_id)
         try:
             result = await self._rasa.turn(str(conversation.id), text, metadata)
         except RasaUnavailable as exc:
@@ -104,6 +117,20 @@ class Dispatcher:
             self._outbox_wakeup.notify()
         else:
             log.warning("dispatch job %s: lease lost, turn not recorded", job.id)
+
+    async def _without_words(self, job: DispatchJob, message: Message) -> None:
+        """A sticker gets no reply; a picture, file or location goes to staff."""
+        stickers_only = only_stickers((message.data or {}).get("attachments") or [])
+        replies = []
+        if not stickers_only:
+            data = {"in_reply_to": message.id, "handoff": {"reason": "attachment"}}
+            replies = [Reply("system", "holding", ATTACHMENT_TEXT, data=data)]
+        async with self._sessions() as session, session.begin():
+            await dispatch.do_complete_turn(
+                session, job, self._worker, replies, not stickers_only, self._now()
+            )
+        if replies:
+            self._outbox_wakeup.notify()
 
     async def _rasa_failed(self, job: DispatchJob, conversation: Conversation, error: str) -> None:
         now = self._now()

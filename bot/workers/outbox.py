@@ -56,11 +56,14 @@ class OutboxWorker:
                 raise SendError(f"no sender for channel {conversation.channel}", retryable=False)
             platform_id = await sender.send(
                 OutboundMessage(
+                    outbox_id=item.id,
                     message_id=message.id,
                     conversation_id=conversation.id,
                     page_id=conversation.page_id,
                     user_id=conversation.user_id,
+                    author=message.author,
                     text=message.text,
+                    last_member_message_at=conversation.last_member_message_at,
                     quick_replies=tuple((message.data or {}).get("quick_replies") or ()),
                 )
             )
@@ -75,7 +78,10 @@ class OutboxWorker:
         attempts = item.attempts + 1
         retry_at = None
         if exc.retryable and attempts < MAX_ATTEMPTS:
-            retry_at = self._now() + backoff(attempts)
+            wait = backoff(attempts)
+            if exc.retry_after is not None:
+                wait = max(wait, dt.timedelta(seconds=exc.retry_after))
+            retry_at = self._now() + wait
         log.warning(
             "outbox %s: send failed (%s), %s",
             item.id,

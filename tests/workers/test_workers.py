@@ -54,12 +54,18 @@ class FakeSender:
 ANSWER = [{"custom": {"kind": "answer", "faq": "thu_viec", "text": "Tối đa 60 ngày."}}]
 
 
-async def record(sessions, clock, text="thu viec may ngay", payload=None):
+async def record(sessions, clock, text="thu viec may ngay", payload=None, attachments=()):
     async with sessions() as session, session.begin():
         return await do_record_inbound(
             session,
             InboundMessage(
-                "sandbox", "p", "u", f"m{clock.now.timestamp()}", text, payload=payload
+                "sandbox",
+                "p",
+                "u",
+                f"m{clock.now.timestamp()}",
+                text,
+                payload=payload,
+                attachments=attachments,
             ),
             now=clock.now,
             reply_target=dt.timedelta(hours=24),
@@ -250,3 +256,68 @@ async def test_helpful_verdict_is_recorded_against_the_answer(sessions):
     [feedback] = await rows(sessions, FaqFeedback)
     answer = next(m for m in await rows(sessions, Message) if m.kind == "answer")
     assert (feedback.verdict, feedback.answer_message_id) == ("helpful", answer.id)
+
+
+async def test_a_picture_without_words_goes_to_staff_and_a_sticker_gets_nothing(sessions):
+    clock = Clock()
+    await record(sessions, clock, text="", attachments=({"type": "sticker", "url": "u"},))
+    clock.now += dt.timedelta(seconds=1)
+    await record(sessions, clock, text="", attachments=({"type": "image", "url": "u"},))
+    rasa = FakeRasa([])  # neither reaches Rasa
+    worker = dispatcher(sessions, rasa, clock)
+    assert await worker.step() and await worker.step()
+
+    assert rasa.calls == []
+    assert [(m.author, m.kind) for m in await rows(sessions, Message)] == [
+        ("member", "text"),
+        ("member", "text"),
+        ("system", "holding"),
+    ]
+    [question] = await rows(sessions, Question)  # the sticker opened none
+    assert question.escalated_at == clock.now
+    [conversation] = await rows(sessions, Conversation)
+    assert conversation.mode == "waiting_staff"
+
+
+async def test_the_platform_retry_after_is_respected(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    assert await dispatcher(sessions, FakeRasa([ANSWER]), clock).step()
+    limited = SendError("rate limited", retryable=True, retry_after=120.0)
+    worker = OutboxWorker(
+        sessions,
+        {"sandbox": FakeSender([limited])},
+        worker_id="o",
+        lease=dt.timedelta(seconds=60),
+        clock=clock,
+    )
+    assert await worker.step()
+    [item] = await rows(sessions, OutboxItem)
+    assert item.next_attempt_at == T0 + dt.timedelta(seconds=120)  # not the 1 s backoff
+
+
+async def test_a_long_answer_is_split_into_messages_sent_in_order(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    long_text = "\n\n".join(f"Đoạn {n}: " + "chữ " * 300 for n in range(3))  # ~3,700 chars
+    answer = [
+        {
+            "custom": {
+                "kind": "answer",
+                "faq": "thu_viec",
+                "text": long_text,
+                "quick_replies": [{"title": "Hữu ích", "payload": "/feedback_helpful"}],
+            }
+        }
+    ]
+    assert await dispatcher(sessions, FakeRasa([answer]), clock).step()
+    sender = FakeSender(["p-1", "p-2", "p-3"])
+    worker = OutboxWorker(
+        sessions, {"sandbox": sender}, worker_id="o", lease=dt.timedelta(seconds=60), clock=clock
+    )
+    while await worker.step():
+        pass
+    assert [len(m.text) <= 2000 for m in sender.sent] == [True, True, True]
+    assert [m.text.split(":")[0] for m in sender.sent] == ["Đoạn 0", "Đoạn 1", "Đoạn 2"]
+    assert [bool(m.quick_replies) for m in sender.sent] == [False, False, True]
+    assert " ".join(m.text for m in sender.sent).split() == long_text.split()

@@ -11,3 +11,6 @@ class SandboxSender:
     async def send(self, message: OutboundMessage) -> str:
         """Return the id under which the reply is delivered."""
         return f"sandbox-out-{message.message_id}"
+
+    async def typing(self, page_id: str, user_id: str) -> None:
+        """The chat page shows its own indicator while it waits."""
