@@ -1,5 +1,5 @@
 # Two commands: `make run` (the whole system on SQLite) and `make test` (every test).
-.PHONY: run test train classify evaluate lint lock
+.PHONY: run test train classify evaluate check-channels lint lock
 
 run:
 	@bash tools/setup.sh
@@ -19,6 +19,10 @@ classify:
 	@bash tools/setup.sh
 	@.venv/bin/python -m tools.train
 	@PYTHONPATH=. .venv-rasa/bin/python -m nlu.classify
+
+check-channels:
+	@bash tools/setup.sh
+	@.venv/bin/python -m bot.check_channels
 
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.limits import text_limit
 from bot.db.models import Conversation, Message, OutboxItem
 from bot.lib.text_split import split_text
-from bot.ops import ledger
+from bot.ops import conversations, ledger
 from bot.ops.sql import finish_leased
 
 
@@ -103,11 +103,22 @@ async def do_mark_send_failed(
     worker: str,
     reason: str,
     retry_at: dt.datetime | None,
+    now: dt.datetime,
 ) -> bool:
-    """Record a failed send: retried at ``retry_at``, or failed for good when it is None."""
+    """Record a failed send: retried at ``retry_at``, or failed for good when it is None.
+
+    A reply that fails for good keeps its reason on the message and hands the conversation to
+    staff, so someone sees that the member did not get it and why.
+    """
     values: dict[str, Any] = {"attempts": item.attempts + 1, "last_error": reason[:2000]}
     if retry_at is None:
         values["status"] = "failed"
     else:
         values["next_attempt_at"] = retry_at
-    return await finish_leased(session, OutboxItem, item.id, worker, values)
+    done = await finish_leased(session, OutboxItem, item.id, worker, values)
+    if done and retry_at is None:
+        message = await session.get(Message, item.message_id)
+        if message is not None:
+            message.data = {**(message.data or {}), "send_error": reason[:2000]}
+        await conversations.do_escalate(session, item.conversation_id, now)
+    return done

@@ -89,4 +89,6 @@ class OutboxWorker:
             "retrying" if retry_at else "giving up",
         )
         async with self._sessions() as session, session.begin():
-            await outbox.do_mark_send_failed(session, item, self._worker, exc.reason, retry_at)
+            await outbox.do_mark_send_failed(
+                session, item, self._worker, exc.reason, retry_at, self._now()
+            )

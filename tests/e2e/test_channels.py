@@ -274,6 +274,12 @@ async def test_a_bot_reply_after_24_hours_is_refused_with_a_reason(
     assert failed, "the late reply was not refused"
     assert all("Quá 24 giờ" in (item.last_error or "") for item in failed)
     assert not channels.graph.texts_to(psid)  # nothing reached the platform
+    # staff get the conversation, with the reason on the undelivered reply
+    async with channels.db() as session:
+        conversation = await session.get(Conversation, failed[0].conversation_id)
+        message = await session.get(Message, failed[0].message_id)
+    assert conversation.mode == "waiting_staff"
+    assert "Quá 24 giờ" in message.data["send_error"]
 
 
 async def test_a_reply_typed_in_business_suite_puts_staff_in_charge(

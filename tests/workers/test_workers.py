@@ -181,6 +181,11 @@ async def test_retryable_send_errors_are_retried_and_permanent_ones_recorded(ses
     assert (second.status, second.last_error) == ("failed", "user blocked the page")
     [question] = await rows(sessions, Question)
     assert question.status == "answered"
+    # the undelivered reply is handed to staff with its reason
+    [conversation] = await rows(sessions, Conversation)
+    assert conversation.mode == "waiting_staff"
+    failed = [m for m in await rows(sessions, Message) if (m.data or {}).get("send_error")]
+    assert [m.data["send_error"] for m in failed] == ["user blocked the page"]
 
 
 async def test_sending_gives_up_after_the_attempt_limit(sessions):
