@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
-from bot.channels.registry import build_senders
+from bot.channels.registry import build_senders, build_zalo_tokens
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.inbox import Inbox
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 DISPATCH_WORKERS = 4
 OUTBOX_WORKERS = 2
+TOKEN_CHECK_SECONDS = 900.0  # Zalo tokens are renewed in their last hour (they last 25 hours)
 
 
 def utc_now() -> dt.datetime:
@@ -63,8 +64,13 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         rasa = RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds)
         lease = dt.timedelta(seconds=settings.lease_seconds)
         me = f"{socket.gethostname()}:{os.getpid()}"
-        senders = build_senders(settings, sessions, http, me, clock)
+        zalo_tokens = build_zalo_tokens(settings, sessions, http, me, clock)
+        senders = build_senders(settings, http, zalo_tokens, clock)
         tasks = []
+        if zalo_tokens is not None:
+            tasks.append(
+                run_forever("zalo tokens", zalo_tokens.keep_fresh, Wakeup(), TOKEN_CHECK_SECONDS)
+            )
         for n in range(DISPATCH_WORKERS):
             worker = Dispatcher(
                 sessions,

@@ -20,11 +20,31 @@ from bot.lib.secretbox import SecretBox
 from bot.settings import Settings
 
 
-def build_senders(
+def build_zalo_tokens(
     settings: Settings,
     sessions: SessionFactory,
     http: aiohttp.ClientSession,
     owner: str,
+    clock: Callable[[], dt.datetime],
+) -> ZaloTokens | None:
+    """The Zalo token keeper, when OAs are configured."""
+    if not settings.accounts.zalo:
+        return None
+    return ZaloTokens(
+        sessions,
+        http,
+        oauth_url=settings.zalo_oauth_url,
+        oas=settings.accounts.zalo,
+        box=SecretBox(settings.token_encryption_key),
+        owner=owner,
+        clock=clock,
+    )
+
+
+def build_senders(
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    zalo_tokens: ZaloTokens | None,
     clock: Callable[[], dt.datetime],
 ) -> dict[str, ChannelSender]:
     """One sender per channel; Facebook and Zalo only when pages or OAs are configured."""
@@ -38,21 +58,12 @@ def build_senders(
             clock=clock,
             timeout=settings.send_timeout_seconds,
         )
-    if accounts.zalo:
-        tokens = ZaloTokens(
-            sessions,
-            http,
-            oauth_url=settings.zalo_oauth_url,
-            oas=accounts.zalo,
-            box=SecretBox(settings.token_encryption_key),
-            owner=owner,
-            clock=clock,
-        )
+    if zalo_tokens is not None:
         senders[ZALO] = ZaloSender(
             http,
             openapi_url=settings.zalo_openapi_url,
             oas=accounts.zalo,
-            tokens=tokens,
+            tokens=zalo_tokens,
             clock=clock,
             timeout=settings.send_timeout_seconds,
         )

@@ -166,3 +166,21 @@ async def test_past_seven_days_nothing_is_sent(sessions, http, zalo):
         await sender(sessions, http, zalo).send(reply(last_member=dt.timedelta(days=8)))
     assert not refused.value.retryable and "7 ngày" in refused.value.reason
     assert zalo.requests == []  # refused before any call (not even a token refresh)
+
+
+async def test_the_keeper_renews_due_tokens_and_reports_a_dead_one_without_retrying(
+    sessions, http, zalo, caplog
+):
+    keeper = tokens(sessions, http, zalo, "keeper")
+    assert await keeper.keep_fresh() is False
+    assert await keeper.keep_fresh() is False
+    assert [c.ok for c in zalo.refresh_calls] == [True]  # the second pass found it valid
+
+    async with sessions() as session, session.begin():
+        row = await session.get(ChannelToken, ("zalo", OA_ID))
+        row.expires_at = utc_now() + dt.timedelta(minutes=30)  # in its last hour
+    zalo.oas[OA_ID].refresh_token = "revoked"
+    await keeper.keep_fresh()
+    await keeper.keep_fresh()
+    assert [c.ok for c in zalo.refresh_calls] == [True, False]  # refused once, not again
+    assert "no access token" in caplog.text

@@ -73,6 +73,19 @@ class ZaloTokens:
             return token
         return await self.refresh(oa_id, stale=token or None)
 
+    async def keep_fresh(self) -> bool:
+        """Renew every OA's token that is due, so refresh tokens never lapse while an OA is quiet.
+
+        Failures are logged (a refused refresh is not retried: see ``refresh``). Returns False:
+        a periodic chore, never a queue to drain.
+        """
+        for oa_id in self._oas:
+            try:
+                await self.access_token(oa_id)
+            except TokenError as exc:
+                log.error("Zalo OA %s: no access token: %s", oa_id, exc.reason)
+        return False
+
     async def refresh(self, oa_id: str, stale: str | None) -> str:
         """A new access token instead of ``stale`` (rejected by Zalo or ending).
 
