@@ -19,11 +19,14 @@ from bot.channels.registry import build_senders, build_zalo_tokens
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, session_factory
 from bot.inbox import Inbox
+from bot.notify.send import EmailNotifier, SmtpSettings, WebhookNotifier
+from bot.ops.deadlines import WarningPolicy
 from bot.ops.faq import do_sync_faq
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from bot.web import health, keys, sandbox, webhooks
 from bot.web.errors import error_middleware
+from bot.workers.deadlines import DeadlineSweeper, NotificationWorker, Notifier
 from bot.workers.dispatcher import Dispatcher
 from bot.workers.loop import Wakeup, run_forever
 from bot.workers.outbox import OutboxWorker
@@ -34,6 +37,26 @@ log = logging.getLogger(__name__)
 DISPATCH_WORKERS = 4
 OUTBOX_WORKERS = 2
 TOKEN_CHECK_SECONDS = 900.0  # Zalo tokens are renewed in their last hour (they last 25 hours)
+
+
+def build_notifiers(settings: Settings, http: aiohttp.ClientSession) -> dict[str, Notifier]:
+    """E-mail and webhook delivery of deadline warnings, as configured."""
+    notifiers: dict[str, Notifier] = {}
+    if settings.smtp_host and settings.alert_email_to:
+        notifiers["email"] = EmailNotifier(
+            SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.alert_email_from,
+                recipients=settings.alert_email_to,
+                user=settings.smtp_user,
+                password=settings.smtp_password,
+                starttls=settings.smtp_starttls,
+            )
+        )
+    if settings.alert_webhook_url:
+        notifiers["webhook"] = WebhookNotifier(http, settings.alert_webhook_url)
+    return notifiers
 
 
 def utc_now() -> dt.datetime:
@@ -87,6 +110,23 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
                     f"dispatcher {n}", worker.step, dispatch_wakeup, settings.worker_poll_seconds
                 )
             )
+        notify_wakeup = Wakeup()
+        notifiers = build_notifiers(settings, http)
+        policy = WarningPolicy(
+            before_due=[dt.timedelta(hours=h) for h in settings.warn_before_hours],
+            before_window_closes=dt.timedelta(hours=settings.window_warn_hours),
+            targets=tuple(notifiers),
+        )
+        sweeper = DeadlineSweeper(sessions, policy, notify_wakeup, clock)
+        tasks.append(
+            run_forever("deadline sweep", sweeper.step, Wakeup(), settings.deadline_sweep_seconds)
+        )
+        notifier = NotificationWorker(
+            sessions, notifiers, worker_id=f"{me}:n", lease=lease, clock=clock
+        )
+        tasks.append(
+            run_forever("notifier", notifier.step, notify_wakeup, settings.worker_poll_seconds)
+        )
         for n in range(OUTBOX_WORKERS):
             sender = OutboxWorker(
                 sessions, senders, worker_id=f"{me}:o{n}", lease=lease, clock=clock

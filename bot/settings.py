@@ -15,6 +15,11 @@ from bot.channels.accounts import Accounts, accounts_from_env
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/bot.db"
 
 
+def _items(value: str) -> list[str]:
+    """The comma-separated items of ``value``, stripped, empty ones dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the gateway reads from its environment (see .env.example)."""
@@ -38,6 +43,17 @@ class Settings:
     zalo_oauth_url: str = "https://oauth.zaloapp.com"
     send_timeout_seconds: float = 20.0
     token_encryption_key: str = field(default="", repr=False)
+    warn_before_hours: tuple[float, ...] = (6.0, 2.0)
+    window_warn_hours: float = 2.0
+    deadline_sweep_seconds: float = 60.0
+    alert_webhook_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_starttls: bool = False
+    alert_email_from: str = "bot@localhost"
+    alert_email_to: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -72,6 +88,21 @@ class Settings:
             zalo_oauth_url=get("ZALO_OAUTH_URL", default.zalo_oauth_url).rstrip("/"),
             send_timeout_seconds=float(get("SEND_TIMEOUT_SECONDS", default.send_timeout_seconds)),
             token_encryption_key=env.get("TOKEN_ENCRYPTION_KEY") or "",
+            warn_before_hours=tuple(
+                float(h) for h in _items(get("WARN_BEFORE_HOURS", "6,2")) if float(h) > 0
+            ),
+            window_warn_hours=float(get("WINDOW_WARN_HOURS", default.window_warn_hours)),
+            deadline_sweep_seconds=float(
+                get("DEADLINE_SWEEP_SECONDS", default.deadline_sweep_seconds)
+            ),
+            alert_webhook_url=env.get("ALERT_WEBHOOK_URL") or "",
+            smtp_host=env.get("SMTP_HOST") or "",
+            smtp_port=int(get("SMTP_PORT", default.smtp_port)),
+            smtp_user=env.get("SMTP_USER") or "",
+            smtp_password=env.get("SMTP_PASSWORD") or "",
+            smtp_starttls=(env.get("SMTP_STARTTLS") or "").lower() in {"1", "true", "yes"},
+            alert_email_from=get("ALERT_EMAIL_FROM", default.alert_email_from),
+            alert_email_to=tuple(_items(env.get("ALERT_EMAIL_TO") or "")),
         )
 
     def reply_target(self, channel: str, page_id: str) -> dt.timedelta:

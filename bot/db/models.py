@@ -150,6 +150,14 @@ class Question(Base):
     answered_by: Mapped[str | None] = mapped_column(String(32))  # bot | staff
     answer_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     faq_slug: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16), default="")
+    page_id: Mapped[str] = mapped_column(String(64), default="")
+    category: Mapped[str | None] = mapped_column(String(16))  # of the FAQ entry that answered
+    staff_id: Mapped[str | None] = mapped_column(String(64))  # who on staff answered
+    met_deadline: Mapped[bool | None] = mapped_column(Boolean)
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    breached_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class FaqEntry(Base):
@@ -209,3 +217,44 @@ class ChannelToken(Base):
     failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class DeadlineWarning(Base):
+    """A warning about one question, raised once: ``due_6h``, ``due_2h``, ``window``, ``breach``.
+
+    The unique key makes the deadline sweep safe with several processes: the one whose insert
+    succeeds sends the notifications.
+    """
+
+    __tablename__ = "deadline_warnings"
+    __table_args__ = (
+        UniqueConstraint("question_id", "kind"),
+        Index("ix_deadline_warnings_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # what the warning is about
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """A warning to deliver outside the console (e-mail, webhook), with retries like the outbox."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_pending", "status", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("deadline_warnings.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    target: Mapped[str] = mapped_column(String(16))  # email | webhook
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

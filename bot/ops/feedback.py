@@ -82,5 +82,9 @@ async def _reopen(
     answered.answered_at = None
     answered.answered_by = None
     answered.answer_message_id = None
+    answered.met_deadline = None
+    answered.category = None
     answered.last_message_id = member_message_id
     answered.escalated_at = now
+    answered.reopened_at = now
+    answered.reopen_count += 1

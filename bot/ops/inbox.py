@@ -80,9 +80,7 @@ async def do_record_inbound(
         )
     )
     if not is_sticker_only(inbound):
-        await ledger.do_note_member_message(
-            session, conversation.id, message_id, now, reply_target
-        )
+        await ledger.do_note_member_message(session, conversation, message_id, now, reply_target)
     return Recorded(conversation.id, message_id, duplicate=False)
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Message, Question
+from bot.db.models import Conversation, FaqEntry, Message, Question
 
 SUBSTANTIVE_BOT_KINDS = frozenset({"answer"})
 NOT_A_QUESTION_KINDS = frozenset({"chitchat", "out_of_scope"})
@@ -31,18 +31,20 @@ async def open_question(session: AsyncSession, conversation_id: int) -> Question
 
 async def do_note_member_message(
     session: AsyncSession,
-    conversation_id: int,
+    conversation: Conversation,
     message_id: int,
     now: dt.datetime,
     reply_target: dt.timedelta,
 ) -> Question:
     """Open a question for this message, or extend the one already open."""
-    question = await open_question(session, conversation_id)
+    question = await open_question(session, conversation.id)
     if question is not None:
         question.last_message_id = message_id
         return question
     question = Question(
-        conversation_id=conversation_id,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        page_id=conversation.page_id,
         status="open",
         first_message_id=message_id,
         last_message_id=message_id,
@@ -72,11 +74,18 @@ async def do_note_reply_sent(session: AsyncSession, reply: Message, now: dt.date
         reply.author == "bot" and reply.kind in SUBSTANTIVE_BOT_KINDS
     )
     if substantive:
+        data = reply.data or {}
         question.status = "answered"
         question.answered_at = now
         question.answered_by = reply.author
         question.answer_message_id = reply.id
-        question.faq_slug = (reply.data or {}).get("faq")
+        question.faq_slug = data.get("faq")
+        question.met_deadline = now <= question.due_at
+        if reply.author == "staff":
+            question.staff_id = str(data.get("staff_id") or data.get("source") or "unknown")
+        if question.faq_slug:
+            entry = await session.get(FaqEntry, question.faq_slug)
+            question.category = entry.category if entry else None
         return
     replied_to = (reply.data or {}).get("in_reply_to")
     if (
