@@ -1,5 +1,5 @@
 # Two commands: `make run` (the whole system on SQLite) and `make test` (every test).
-.PHONY: run test train classify evaluate check-channels lint lock
+.PHONY: run test train classify evaluate check-channels report lint lock
 
 run:
 	@bash tools/setup.sh
@@ -23,6 +23,10 @@ classify:
 check-channels:
 	@bash tools/setup.sh
 	@.venv/bin/python -m bot.check_channels
+
+report:
+	@bash tools/setup.sh
+	@.venv/bin/python -m bot.reports.command $(ARGS)
 
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.data_source import AxDataSource, StrRef
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -265,7 +266,9 @@ def _share_chart(sheet: Worksheet, title: str, rows: int) -> BarChart:
     chart.legend = None
     data = Reference(sheet, min_col=share_column, min_row=1, max_row=rows + 1)
     chart.add_data(data, titles_from_data=True)
-    chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=rows + 1))
+    labels = Reference(sheet, min_col=1, min_row=2, max_row=rows + 1)
+    for series in chart.series:  # the labels are text: a string reference, not a number one
+        series.cat = AxDataSource(strRef=StrRef(f=str(labels)))
     return chart
 
 

@@ -24,6 +24,7 @@ from bot.reports.ledger_report import (
     figures,
     nearest_rank,
     period_bounds,
+    time_left_bucket,
 )
 
 UTC = dt.UTC
@@ -228,6 +229,22 @@ def test_open_by_time_left(report: Report):
     ]
 
 
+def test_time_left_buckets_include_their_upper_bound():
+    left = {h: time_left_bucket(NOW + dt.timedelta(hours=h), NOW) for h in (0, 2, 6, 24)}
+    assert left == {0: "quá hạn", 2: "dưới 2 giờ", 6: "2–6 giờ", 24: "6–24 giờ"}
+    assert time_left_bucket(NOW + dt.timedelta(hours=24, minutes=1), NOW) == "trên 24 giờ"
+    assert time_left_bucket(NOW + dt.timedelta(minutes=1), NOW) == "dưới 2 giờ"
+
+
+def test_period_includes_its_start_and_excludes_its_end():
+    # Opened at local 01/11 00:00 (in) and at local 01/12 00:00 (out, December).
+    first = q(1, A, FB, "law", "2026-10-31 17:00", "2026-10-31 18:00", "bot")
+    after = q(2, A, FB, "law", "2026-11-30 17:00", "2026-11-30 18:00", "bot")
+    got = build_report([first, after], NOV_START, NOV_END, NOW)
+    assert got.overall.total == 1
+    assert got.breakdowns["week"] == [("2026-W44 (26/10)", got.overall)]
+
+
 # --- breakdowns -------------------------------------------------------------------------------
 
 
@@ -368,7 +385,7 @@ def test_text_has_vietnamese_shares_and_aligned_tables(report: Report):
     median = next(line for line in lines if line.startswith("Trung vị (giờ) "))
     assert median.endswith(" 4,0")
     week = next(line for line in lines if line.startswith("2026-W47 (16/11)"))
-    assert week.split()[2:] == ["5", "5", "0", "5", "4", "1", "80,0", "%", "12,0", "26,0", "2", "3"]
+    assert " ".join(week.split()[2:]) == "5 5 0 5 4 1 80,0 % 12,0 26,0 2 3"
     for title in ("Theo trang", "Theo tuần", "Theo tháng", "Còn mở theo thời gian còn lại"):
         assert title in lines
     # the rows of a table line up with its header: the page table's lines share one width
@@ -414,10 +431,24 @@ def test_xlsx_holds_the_numbers_and_charts(report: Report, tmp_path: Path):
     ]
     # rows: W44 W45 W46 W47 ... -> W47 is on row 5
     assert [c.value for c in week[5]][:12] == [
-        "2026-W47 (16/11)", 5, 5, 0, 5, 4, 1, 0.8, 12, 26, 2, 3
+        "2026-W47 (16/11)",
+        5,
+        5,
+        0,
+        5,
+        4,
+        1,
+        0.8,
+        12,
+        26,
+        2,
+        3,
     ]
     assert week["H5"].number_format == "0.0%"
     assert len(week._charts) == 1
+    (series,) = week._charts[0].series  # the share column H over the six week rows
+    assert series.val.numRef.f == "'Theo tuần'!$H$2:$H$7"
+    assert series.cat.strRef.f == "'Theo tuần'!$A$2:$A$7"
     assert len(book["Theo tháng"]._charts) == 1
     assert len(book["Theo trang"]._charts) == 0
 
