@@ -50,6 +50,17 @@ def test_env_example_names_only_settings_that_exist():
         "ZALO_OAUTH_URL",
         "TOKEN_ENCRYPTION_KEY",
         "SEND_TIMEOUT_SECONDS",
+        "WARN_BEFORE_HOURS",
+        "WINDOW_WARN_HOURS",
+        "DEADLINE_SWEEP_SECONDS",
+        "ALERT_WEBHOOK_URL",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "SMTP_STARTTLS",
+        "ALERT_EMAIL_FROM",
+        "ALERT_EMAIL_TO",
     }
     assert set(names) == known
     sources = "".join(
