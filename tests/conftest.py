@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.db.migrate import upgrade
@@ -41,3 +42,10 @@ async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
     await upgrade(engine)
     yield session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client for talking to local servers."""
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -112,7 +112,23 @@ class DispatchJob(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class OutboxItem(Base):
+class Delivery:
+    """Columns of an item that leased workers deliver, in order per conversation, with retries.
+
+    See ``bot.ops.sql.claim_head_of_line``.
+    """
+
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxItem(Delivery, Base):
     """A reply written before it is sent; sent in order per conversation, with retries."""
 
     __tablename__ = "outbox"
@@ -121,15 +137,7 @@ class OutboxItem(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Question(Base):
@@ -240,7 +248,7 @@ class DeadlineWarning(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class Notification(Base):
+class Notification(Delivery, Base):
     """A warning to deliver outside the console (e-mail, webhook), with retries like the outbox."""
 
     __tablename__ = "notifications"
@@ -250,11 +258,3 @@ class Notification(Base):
     warning_id: Mapped[int] = mapped_column(ForeignKey("deadline_warnings.id"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     target: Mapped[str] = mapped_column(String(16))  # email | webhook
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Update, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import ChannelToken
@@ -82,13 +82,7 @@ async def do_store_refreshed(
 ) -> None:
     """Store a refresh's new tokens (the old refresh token is spent) and release the claim."""
     await session.execute(
-        update(ChannelToken)
-        .where(
-            ChannelToken.channel == channel,
-            ChannelToken.account_id == account_id,
-            ChannelToken.refreshing_owner == owner,
-        )
-        .values(
+        _claimed(channel, account_id, owner).values(
             access_token=access_token,
             refresh_token=refresh_token,
             expires_at=expires_at,
@@ -121,12 +115,13 @@ async def do_release_refresh(
     }
     if permanent:
         values["failed_at"] = now
-    await session.execute(
-        update(ChannelToken)
-        .where(
-            ChannelToken.channel == channel,
-            ChannelToken.account_id == account_id,
-            ChannelToken.refreshing_owner == owner,
-        )
-        .values(**values)
+    await session.execute(_claimed(channel, account_id, owner).values(**values))
+
+
+def _claimed(channel: str, account_id: str, owner: str) -> Update:
+    """An update of the token row, only while ``owner`` holds its refresh claim."""
+    return update(ChannelToken).where(
+        ChannelToken.channel == channel,
+        ChannelToken.account_id == account_id,
+        ChannelToken.refreshing_owner == owner,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from bot.channels.accounts import FacebookPage
@@ -23,12 +22,6 @@ async def graph() -> AsyncIterator[FakeGraphApi]:
     fake = FakeGraphApi({PAGE: "page-token"}, clock=lambda: NOW, human_agent_pages={PAGE})
     async with fake:
         yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def sender(http, graph: FakeGraphApi, *, human_agent: bool = True, timeout: float = 5.0):

@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
@@ -37,12 +36,6 @@ async def zalo() -> AsyncIterator[FakeZaloApi]:
     fake = FakeZaloApi({OA_ID: ZaloOa(APP_ID, APP_SECRET, "not-issued-yet", "refresh-1")})
     async with fake:
         yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def tokens(sessions: SessionFactory, http, zalo: FakeZaloApi, owner: str) -> ZaloTokens:

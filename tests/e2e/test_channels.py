@@ -111,12 +111,6 @@ async def channels(
             await drop_pg_database(request.getfixturevalue("postgres"), pg_name)
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def fixture(channel: str, name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / channel / f"{name}.json").read_text())
 

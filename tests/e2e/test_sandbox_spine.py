@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -27,12 +25,6 @@ pytestmark = pytest.mark.stack
 
 MIN_WAGE_FIGURE = "5.310.000"
 MIN_WAGE_DECREE = "293/2025/NĐ-CP"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture

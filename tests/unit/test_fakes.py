@@ -39,12 +39,6 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 async def graph(clock: Clock) -> AsyncIterator[FakeGraphApi]:
     async with FakeGraphApi(
         {PAGE: TOKEN, OTHER_PAGE: OTHER_TOKEN},
