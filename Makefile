@@ -1,5 +1,5 @@
 # Two commands: `make run` (the whole system on SQLite) and `make test` (every test).
-.PHONY: run test train classify evaluate check-channels report lint lock
+.PHONY: run test train classify evaluate check-channels report admin lint lock
 
 run:
 	@bash tools/setup.sh
@@ -27,6 +27,10 @@ check-channels:
 report:
 	@bash tools/setup.sh
 	@.venv/bin/python -m bot.reports.command $(ARGS)
+
+admin:
+	@bash tools/setup.sh
+	@.venv/bin/python -m bot.staff_command $(ARGS)
 
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

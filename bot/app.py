@@ -25,6 +25,7 @@ from bot.ops.faq import do_sync_faq
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from bot.web import health, keys, sandbox, webhooks
+from bot.web.console import routes as console_routes
 from bot.web.errors import error_middleware
 from bot.workers.deadlines import DeadlineSweeper, NotificationWorker, Notifier
 from bot.workers.dispatcher import Dispatcher
@@ -78,6 +79,7 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             inserted, updated = await do_sync_faq(session, load_dir(settings.faq_dir), clock())
         log.info("FAQ store: %d inserted, %d updated", inserted, updated)
         dispatch_wakeup, outbox_wakeup = Wakeup(), Wakeup()
+        app[keys.OUTBOX_WAKEUP] = outbox_wakeup
         app[keys.SESSIONS] = sessions
         our_apps = frozenset(p.app_id for p in settings.accounts.facebook.values() if p.app_id)
         app[keys.INBOX] = Inbox(
@@ -150,4 +152,5 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
     health.add_routes(app)
     sandbox.add_routes(app)
     webhooks.add_routes(app)
+    console_routes.add_routes(app)
     return app

@@ -43,6 +43,7 @@ class Settings:
     zalo_oauth_url: str = "https://oauth.zaloapp.com"
     send_timeout_seconds: float = 20.0
     token_encryption_key: str = field(default="", repr=False)
+    console_secure_cookies: bool = False
     warn_before_hours: tuple[float, ...] = (6.0, 2.0)
     window_warn_hours: float = 2.0
     deadline_sweep_seconds: float = 60.0
@@ -88,6 +89,8 @@ class Settings:
             zalo_oauth_url=get("ZALO_OAUTH_URL", default.zalo_oauth_url).rstrip("/"),
             send_timeout_seconds=float(get("SEND_TIMEOUT_SECONDS", default.send_timeout_seconds)),
             token_encryption_key=env.get("TOKEN_ENCRYPTION_KEY") or "",
+            console_secure_cookies=(env.get("CONSOLE_SECURE_COOKIES") or "").lower()
+            in {"1", "true", "yes"},
             warn_before_hours=tuple(
                 float(h) for h in _items(get("WARN_BEFORE_HOURS", "6,2")) if float(h) > 0
             ),

@@ -13,8 +13,10 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.inbox import Inbox
+    from bot.workers.loop import Wakeup
 
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", SessionFactory)
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
+OUTBOX_WAKEUP: web.AppKey[Wakeup] = web.AppKey("outbox_wakeup")
 CLOCK: web.AppKey[Callable[[], dt.datetime]] = web.AppKey("clock")

@@ -61,6 +61,7 @@ def test_env_example_names_only_settings_that_exist():
         "SMTP_STARTTLS",
         "ALERT_EMAIL_FROM",
         "ALERT_EMAIL_TO",
+        "CONSOLE_SECURE_COOKIES",
     }
     assert set(names) == known
     sources = "".join(

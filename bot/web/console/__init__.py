@@ -1,0 +1,1 @@
+"""The staff console: sign-in, the queue, conversations, FAQ and reports, under ``/console``."""

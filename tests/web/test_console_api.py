@@ -1,0 +1,231 @@
+"""The console API in process on both databases: sign-in, lockout, sessions, CSRF, page scopes
+(staff of page A can neither read nor act on page B by any URL), and taking a conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.channels.base import InboundMessage
+from bot.db.models import AuditEntry, Conversation, Message, OutboxItem
+from bot.ops.conversations import do_escalate
+from bot.ops.inbox import do_record_inbound
+from bot.settings import Settings
+from bot.staff_command import create
+from bot.web import keys
+from tools.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "mat-khau-du-dai"
+T0 = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+async def console(database_url: str) -> AsyncIterator[tuple[TestClient, Clock]]:
+    for username, role, pages in (
+        ("admin", "admin", []),
+        ("lan", "staff", [("facebook", "page-a")]),
+        ("minh", "staff", [("facebook", "page-a")]),
+        ("hoa", "staff", [("facebook", "page-b")]),
+    ):
+        assert (
+            await create(database_url, username, username.title(), role, PASSWORD, pages) is None
+        )
+    settings = Settings(
+        database_url=database_url,
+        faq_dir=ROOT / "nlu_data" / "faq",
+        rasa_url=f"http://127.0.0.1:{free_port()}",
+    )
+    clock = Clock()
+    async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
+        yield client, clock
+
+
+async def escalated(client: TestClient, page: str, user: str) -> int:
+    async with client.app[keys.SESSIONS]() as session, session.begin():
+        recorded = await do_record_inbound(
+            session,
+            InboundMessage("facebook", page, user, f"{page}-{user}", "cty nợ lương 3 tháng"),
+            now=T0,
+            reply_target=dt.timedelta(hours=24),
+        )
+        await do_escalate(session, recorded.conversation_id, T0)
+    return recorded.conversation_id
+
+
+async def login(client: TestClient, username: str, password: str = PASSWORD):
+    return await client.post(
+        "/console/api/login", json={"username": username, "password": password}
+    )
+
+
+async def signed_in(client: TestClient, username: str) -> dict[str, str]:
+    """Sign in (the client keeps the cookie); the CSRF header to send."""
+    client.session.cookie_jar.clear()
+    response = await login(client, username)
+    assert response.status == 200, await response.text()
+    return {"X-CSRF-Token": (await response.json())["csrf_token"]}
+
+
+async def test_sign_in_sets_a_strict_http_only_cookie_and_wrong_passwords_lock(console):
+    client, clock = console
+    response = await login(client, "lan")
+    cookie = response.cookies["cd_session"]
+    assert response.status == 200
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/console"
+
+    for _ in range(5):
+        assert (await login(client, "minh", "wrong-password")).status == 401
+    locked = await login(client, "minh")  # right password, but locked for 15 minutes
+    assert locked.status == 423
+    clock.now += dt.timedelta(minutes=16)
+    assert (await login(client, "minh")).status == 200
+    assert (await login(client, "nobody")).status == 401
+    form = await client.post("/console/api/login", data={"username": "lan", "password": PASSWORD})
+    assert form.status == 415  # a cross-site form cannot sign anyone in
+
+
+async def test_sessions_expire_and_end_at_sign_out(console):
+    client, clock = console
+    csrf = await signed_in(client, "lan")
+    assert (await client.get("/console/api/me")).status == 200
+    assert (await client.post("/console/api/logout")).status == 403  # no CSRF token
+    assert (await client.post("/console/api/logout", headers=csrf)).status == 200
+    assert (await client.get("/console/api/me")).status == 401
+
+    await signed_in(client, "lan")
+    clock.now += dt.timedelta(hours=13)
+    assert (await client.get("/console/api/me")).status == 401
+
+
+async def test_every_change_needs_the_csrf_token(console):
+    client, _ = console
+    conversation = await escalated(client, "page-a", "u1")
+    csrf = await signed_in(client, "lan")
+    url = f"/console/api/conversations/{conversation}/take"
+    assert (await client.post(url)).status == 403
+    assert (await client.post(url, headers={"X-CSRF-Token": "forged"})).status == 403
+    assert (await client.post(url, headers=csrf)).status == 200
+
+
+async def test_staff_of_page_a_cannot_see_or_touch_page_b(console):
+    client, _ = console
+    mine = await escalated(client, "page-a", "u1")
+    theirs = await escalated(client, "page-b", "u2")
+    csrf = await signed_in(client, "lan")
+    queue = await (await client.get("/console/api/queue")).json()
+    assert [c["id"] for c in queue["conversations"]] == [mine]
+    base = f"/console/api/conversations/{theirs}"
+    assert (await client.get(base)).status == 404
+    for action, body in (
+        ("take", None),
+        ("reply", {"text": "x"}),
+        ("handback", None),
+        ("close", None),
+    ):
+        response = await client.post(f"{base}/{action}", json=body, headers=csrf)
+        assert response.status == 404, action
+    async with client.app[keys.SESSIONS]() as session:
+        other = await session.get(Conversation, theirs)
+        staff_messages = (
+            (await session.execute(select(Message).where(Message.author == "staff")))
+            .scalars()
+            .all()
+        )
+    assert (other.mode, other.holder_id, staff_messages) == ("waiting_staff", None, [])
+
+    admin = await signed_in(client, "admin")  # admins see every page
+    queue = await (await client.get("/console/api/queue")).json()
+    assert sorted(c["id"] for c in queue["conversations"]) == [mine, theirs]
+    assert (await client.get(base)).status == 200 and admin
+
+
+def jar() -> aiohttp.CookieJar:
+    """A browser's cookie jar (accepting cookies from 127.0.0.1)."""
+    return aiohttp.CookieJar(unsafe=True)
+
+
+async def browser_login(browser: aiohttp.ClientSession, base: str, username: str) -> dict:
+    async with browser.post(
+        f"{base}/console/api/login", json={"username": username, "password": PASSWORD}
+    ) as response:
+        assert response.status == 200
+        return {"X-CSRF-Token": (await response.json())["csrf_token"]}
+
+
+async def test_two_staff_never_both_hold_a_conversation(console):
+    client, _ = console
+    conversation = await escalated(client, "page-a", "u1")
+    base = str(client.make_url("")).rstrip("/")
+    take = f"{base}/console/api/conversations/{conversation}/take"
+    reply = f"{base}/console/api/conversations/{conversation}/reply"
+    async with (
+        aiohttp.ClientSession(cookie_jar=jar()) as lan,
+        aiohttp.ClientSession(cookie_jar=jar()) as minh,
+    ):
+        csrf = {
+            lan: await browser_login(lan, base, "lan"),
+            minh: await browser_login(minh, base, "minh"),
+        }
+        first, second = await asyncio.gather(
+            lan.post(take, headers=csrf[lan]), minh.post(take, headers=csrf[minh])
+        )
+        assert sorted([first.status, second.status]) == [200, 409]
+        loser = minh if first.status == 200 else lan
+        async with loser.post(reply, json={"text": "Chào bạn"}, headers=csrf[loser]) as refused:
+            assert refused.status == 409
+    async with client.app[keys.SESSIONS]() as session:
+        convo = await session.get(Conversation, conversation)
+    assert convo.holder_id is not None
+
+
+async def test_take_reply_hand_back_are_stored_and_audited(console):
+    client, _ = console
+    conversation = await escalated(client, "page-a", "u1")
+    csrf = await signed_in(client, "lan")
+    base = f"/console/api/conversations/{conversation}"
+    assert (await client.post(f"{base}/reply", json={"text": "x"}, headers=csrf)).status == 409
+    assert (await client.post(f"{base}/take", headers=csrf)).status == 200
+    detail = await (await client.get(base)).json()
+    assert (detail["mode"], detail["held_by_me"], detail["holder"]) == ("staff", True, "Lan")
+    assert detail["window"]["can_reply"] is True
+    assert [m["text"] for m in detail["messages"]] == ["cty nợ lương 3 tháng"]
+    sent = await client.post(
+        f"{base}/reply", json={"text": "Chào bạn, mình là Lan."}, headers=csrf
+    )
+    assert sent.status == 202
+    assert (await client.post(f"{base}/reply", json={"text": " "}, headers=csrf)).status == 400
+    assert (await client.post(f"{base}/handback", headers=csrf)).status == 200
+    async with client.app[keys.SESSIONS]() as session:
+        convo = await session.get(Conversation, conversation)
+        staff_reply = (
+            await session.execute(select(Message).where(Message.author == "staff"))
+        ).scalar_one()
+        queued = (
+            await session.execute(select(OutboxItem).filter_by(message_id=staff_reply.id))
+        ).scalar_one()
+        actions = (await session.execute(select(AuditEntry.action))).scalars().all()
+    assert (convo.mode, convo.holder_id) == ("bot", None)
+    assert staff_reply.data["staff_id"] == "lan" and queued is not None
+    assert [a for a in actions if a in ("take", "reply", "handback")] == [
+        "take",
+        "reply",
+        "handback",
+    ]
