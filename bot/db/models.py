@@ -312,3 +312,31 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(128), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FaqRevision(Base):
+    """One edit of an FAQ entry in the console: who changed what."""
+
+    __tablename__ = "faq_revisions"
+    __table_args__ = (Index("ix_faq_revisions_slug", "slug", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(ForeignKey("faq_entries.slug"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FaqDraft(Base):
+    """A staff answer proposed as a new FAQ entry, with the member's question as an example."""
+
+    __tablename__ = "faq_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

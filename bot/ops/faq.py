@@ -11,7 +11,7 @@ from dataclasses import asdict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import FaqEntry
+from bot.db.models import FaqDraft, FaqEntry, FaqRevision
 from nlu.faq_source import FaqEntry as SourceEntry
 
 STORED_FIELDS = (
@@ -59,3 +59,61 @@ async def do_sync_faq(
             row.updated_at = now
             updated += 1
     return inserted, updated
+
+
+EDITABLE_FIELDS = ("answer", "legal_source", "effective_from")
+
+
+async def do_edit_faq(
+    session: AsyncSession,
+    entry: FaqEntry,
+    changes: dict[str, object],
+    user_id: int | None,
+    now: dt.datetime,
+) -> bool:
+    """Change an entry's answer, source or effective date, keeping the change in its history.
+
+    The entry counts as reviewed today. False (and nothing stored) when nothing changes.
+    """
+    before = {f: _plain(getattr(entry, f)) for f in EDITABLE_FIELDS if f in changes}
+    after = {f: _plain(changes[f]) for f in before}
+    if before == after:
+        return False
+    for field, value in changes.items():
+        setattr(entry, field, value)
+    entry.reviewed = now.date()
+    entry.updated_at = now
+    session.add(
+        FaqRevision(slug=entry.slug, user_id=user_id, before=before, after=after, created_at=now)
+    )
+    return True
+
+
+async def do_make_draft(
+    session: AsyncSession,
+    *,
+    question: str,
+    answer: str,
+    conversation_id: int,
+    message_id: int,
+    user_id: int | None,
+    now: dt.datetime,
+) -> FaqDraft | None:
+    """A draft entry from a staff answer; None if that answer already has one."""
+    if await session.scalar(select(FaqDraft.id).where(FaqDraft.message_id == message_id)):
+        return None
+    draft = FaqDraft(
+        question=question,
+        answer=answer,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        created_by=user_id,
+        created_at=now,
+    )
+    session.add(draft)
+    await session.flush()
+    return draft
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.date) else value

@@ -51,6 +51,33 @@ async def do_set_pages(
         session.add(StaffPage(user_id=user_id, channel=channel, page_id=page_id))
 
 
+async def do_update_user(
+    session: AsyncSession,
+    user: StaffUser,
+    *,
+    display_name: str | None = None,
+    role: str | None = None,
+    active: bool | None = None,
+    password_hash: str | None = None,
+    pages: Iterable[tuple[str, str]] | None = None,
+) -> list[str]:
+    """Change what is given; the names of the fields changed. Deactivating ends the sessions."""
+    changed = []
+    for field, value in (("display_name", display_name), ("role", role), ("active", active)):
+        if value is not None and getattr(user, field) != value:
+            setattr(user, field, value)
+            changed.append(field)
+    if password_hash is not None:
+        user.password_hash = password_hash
+        changed.append("password")
+    if pages is not None:
+        await do_set_pages(session, user.id, pages)
+        changed.append("pages")
+    if active is False or password_hash is not None:
+        await session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
+    return changed
+
+
 async def do_note_failed_login(session: AsyncSession, user: StaffUser, now: dt.datetime) -> None:
     """Count a wrong password; the account locks for a while after too many."""
     user.failed_logins += 1

@@ -22,16 +22,16 @@ from bot.settings import Settings
 
 
 def bounds(args: argparse.Namespace, today: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The period the arguments name, as UTC instants of local midnights."""
+    """The period the arguments name, as UTC instants of local midnights (ValueError if bad)."""
     if args.week:
         return period_bounds("week", dt.date.fromisoformat(args.week))
     if args.start or args.end:
         if not (args.start and args.end):
-            raise SystemExit("--from and --to go together")
+            raise ValueError("--from and --to go together")
         first = dt.date.fromisoformat(args.start)
         last = dt.date.fromisoformat(args.end)
         if last < first:
-            raise SystemExit("--to is before --from")
+            raise ValueError("--to is before --from")
         start = dt.datetime.combine(first, dt.time(), LOCAL_TZ).astimezone(dt.UTC)
         end_day = last + dt.timedelta(days=1)
         return start, dt.datetime.combine(end_day, dt.time(), LOCAL_TZ).astimezone(dt.UTC)
@@ -65,7 +65,10 @@ def main() -> None:
     parser.add_argument("--xlsx", type=Path, help="also write the report as an XLSX workbook")
     args = parser.parse_args()
     now = dt.datetime.now(dt.UTC)
-    start, end = bounds(args, now.astimezone(LOCAL_TZ).date())
+    try:
+        start, end = bounds(args, now.astimezone(LOCAL_TZ).date())
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     result = asyncio.run(report(Settings.from_env().database_url, start, end, now))
     print(to_text(result))
     if args.csv:

@@ -229,3 +229,148 @@ async def test_take_reply_hand_back_are_stored_and_audited(console):
         "reply",
         "handback",
     ]
+
+
+async def test_faq_search_edit_history_and_flags(console):
+    client, clock = console
+    csrf = await signed_in(client, "lan")
+    found = await (
+        await client.get("/console/api/faq", params={"q": "luong toi thieu"})
+    ).json()
+    assert "luong_toi_thieu_vung" in [e["slug"] for e in found["entries"]]
+    accented = await (await client.get("/console/api/faq", params={"q": "lương tối thiểu"})).json()
+    assert [e["slug"] for e in accented["entries"]] == [e["slug"] for e in found["entries"]]
+
+    url = "/console/api/faq/thu_viec"
+    entry = next(
+        e
+        for e in (await (await client.get("/console/api/faq")).json())["entries"]
+        if e["slug"] == "thu_viec"
+    )
+    changed = {**entry, "answer": entry["answer"] + " (đã cập nhật)"}
+    response = await client.put(url, json=changed, headers=csrf)
+    assert response.status == 200
+    assert (await response.json())["reviewed"] == T0.date().isoformat()
+    assert (
+        await client.put(url, json={**changed, "effective_from": "hôm qua"}, headers=csrf)
+    ).status == 400
+    history = (await (await client.get(f"{url}/history")).json())["revisions"]
+    assert [(r["by"], r["after"]["answer"]) for r in history] == [("Lan", changed["answer"])]
+    assert history[0]["before"]["answer"] == entry["answer"]
+
+    clock.now += dt.timedelta(days=400)  # nobody has reviewed the others for a long time
+    await signed_in(client, "lan")
+    stale = await (await client.get("/console/api/faq", params={"q": "nghi phep nam"})).json()
+    assert stale["entries"] and all("stale" in e["flags"] for e in stale["entries"])
+
+
+async def test_a_staff_answer_becomes_a_draft_seen_only_on_its_pages(console):
+    client, _ = console
+    conversation = await escalated(client, "page-a", "u1")
+    csrf = await signed_in(client, "lan")
+    base = f"/console/api/conversations/{conversation}"
+    await client.post(f"{base}/take", headers=csrf)
+    ids = (
+        await (
+            await client.post(
+                f"{base}/reply", json={"text": "Công ty phải trả lương."}, headers=csrf
+            )
+        ).json()
+    )["message_ids"]
+    body = {"conversation_id": conversation, "message_id": ids[0]}
+    made = await client.post("/console/api/faq/drafts", json=body, headers=csrf)
+    assert made.status == 201
+    assert await made.json() == {
+        "id": 1,
+        "question": "cty nợ lương 3 tháng",
+        "answer": "Công ty phải trả lương.",
+    }
+    assert (await client.post("/console/api/faq/drafts", json=body, headers=csrf)).status == 409
+    other = await signed_in(client, "hoa")
+    assert (await (await client.get("/console/api/faq/drafts")).json())["drafts"] == []
+    assert (await client.post("/console/api/faq/drafts", json=body, headers=other)).status == 404
+
+
+async def test_reports_cover_only_the_users_pages(console):
+    client, clock = console
+    await escalated(client, "page-a", "u1")
+    await escalated(client, "page-b", "u2")
+    clock.now = T0 + dt.timedelta(hours=30)
+    await signed_in(client, "lan")
+    mine = await (await client.get("/console/api/reports", params={"month": "2026-11"})).json()
+    assert (mine["overall"]["total"], mine["overall"]["breaches"]) == (1, 1)
+    assert [label for label, _ in mine["breakdowns"]["page"]] == ["page-a"]
+    await signed_in(client, "admin")
+    everything = await (
+        await client.get("/console/api/reports", params={"month": "2026-11"})
+    ).json()
+    assert everything["overall"]["total"] == 2
+    bad = await client.get(
+        "/console/api/reports", params={"from": "2026-11-02", "to": "2026-11-01"}
+    )
+    assert bad.status == 400
+
+
+async def test_admin_manages_staff_and_reads_the_audit_log(console):
+    client, _ = console
+    csrf = await signed_in(client, "lan")
+    assert (await client.get("/console/api/audit")).status == 403
+    new = {
+        "username": "tam",
+        "display_name": "Tâm",
+        "password": PASSWORD,
+        "role": "staff",
+        "pages": [["zalo", "oa-1"]],
+    }
+    assert (await client.post("/console/api/staff", json=new, headers=csrf)).status == 403
+
+    csrf = await signed_in(client, "admin")
+    short = await client.post("/console/api/staff", json={**new, "password": "ngan"}, headers=csrf)
+    assert short.status == 400
+    created = await client.post("/console/api/staff", json=new, headers=csrf)
+    assert created.status == 201
+    tam = await created.json()
+    assert tam["pages"] == [["zalo", "oa-1"]]
+    tam_browser = await browser_for(client, "tam")
+    off = await client.put(f"/console/api/staff/{tam['id']}", json={"active": False}, headers=csrf)
+    assert (await off.json())["active"] is False
+    async with tam_browser.get(str(client.make_url("/console/api/me"))) as response:
+        assert response.status == 401  # deactivating ended the session
+    await tam_browser.close()
+    audit = (await (await client.get("/console/api/audit")).json())["entries"]
+    assert [(e["user"], e["action"], e["target"]) for e in audit[:3]] == [
+        ("admin", "update_user", "tam"),
+        ("tam", "login", "tam"),
+        ("admin", "create_user", "tam"),
+    ]
+    assert audit[0]["detail"] == {"changed": ["active"]}
+
+
+async def browser_for(client: TestClient, username: str) -> aiohttp.ClientSession:
+    browser = aiohttp.ClientSession(cookie_jar=jar())
+    await browser_login(browser, str(client.make_url("")).rstrip("/"), username)
+    return browser
+
+
+async def test_the_queue_streams_changes_live(console):
+    client, _ = console
+    await signed_in(client, "lan")
+    response = await client.get("/console/api/events")
+    assert response.headers["Content-Type"] == "text/event-stream"
+
+    async def next_event() -> str:
+        lines = []
+        while True:
+            line = (await response.content.readline()).decode()
+            if line == "\n" and lines:
+                return "".join(lines)
+            if line.strip() and not line.startswith(":"):
+                lines.append(line)
+
+    first = await asyncio.wait_for(next_event(), 5)
+    assert first.startswith("event: queue")
+    await escalated(client, "page-b", "u9")  # another page: no event for Lan
+    await escalated(client, "page-a", "u8")
+    second = await asyncio.wait_for(next_event(), 5)
+    assert second.startswith("event: queue") and second != first
+    response.close()

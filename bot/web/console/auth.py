@@ -156,15 +156,18 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-async def conversation_in_scope(request: web.Request, found: Staff) -> Conversation:
-    """The conversation named in the URL, if the user may see it.
+async def conversation_in_scope(
+    request: web.Request, found: Staff, conversation_id: int | None = None
+) -> Conversation:
+    """The conversation (named in the URL unless given), if the user may see it.
 
     404 otherwise, never 403: other pages' conversations do not exist for them.
     """
-    try:
-        conversation_id = int(request.match_info["conversation_id"])
-    except ValueError as exc:
-        raise web.HTTPNotFound() from exc
+    if conversation_id is None:
+        try:
+            conversation_id = int(request.match_info["conversation_id"])
+        except ValueError as exc:
+            raise web.HTTPNotFound() from exc
     async with request.app[keys.SESSIONS]() as session:
         conversation = await session.get(Conversation, conversation_id)
     if conversation is None or not found.sees(conversation):
