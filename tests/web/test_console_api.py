@@ -234,9 +234,7 @@ async def test_take_reply_hand_back_are_stored_and_audited(console):
 async def test_faq_search_edit_history_and_flags(console):
     client, clock = console
     csrf = await signed_in(client, "lan")
-    found = await (
-        await client.get("/console/api/faq", params={"q": "luong toi thieu"})
-    ).json()
+    found = await (await client.get("/console/api/faq", params={"q": "luong toi thieu"})).json()
     assert "luong_toi_thieu_vung" in [e["slug"] for e in found["entries"]]
     accented = await (await client.get("/console/api/faq", params={"q": "lương tối thiểu"})).json()
     assert [e["slug"] for e in accented["entries"]] == [e["slug"] for e in found["entries"]]
