@@ -1,6 +1,6 @@
 """A fake Facebook Graph API (Messenger Send API) that validates and records what is sent.
 
-Rules follow /work/shared/platforms.md §4.1 (Send API), §5.1 (windows) and §7.1 (tokens):
+Rules follow ../shared/platforms.md §4.1 (Send API), §5.1 (windows) and §7.1 (tokens):
 ``POST /{version}/me/messages`` or ``/{version}/{page_id}/messages`` with ``access_token`` in
 the query string; errors use the Graph envelope
 ``{"error": {"message", "type", "code", "error_subcode"?, "fbtrace_id"}}``.

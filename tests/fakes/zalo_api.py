@@ -1,6 +1,6 @@
 """A fake Zalo OA Open API (v3 CS messages) and OAuth v4 token endpoint on one local server.
 
-Rules follow /work/shared/platforms.md §4.2 (send), §5.2 (windows) and §7.2 (tokens). Zalo
+Rules follow ../shared/platforms.md §4.2 (send), §5.2 (windows) and §7.2 (tokens). Zalo
 answers errors with HTTP 200 and a non-zero ``error``; the fake does the same. Point both the
 ``openapi.zalo.me`` and the ``oauth.zaloapp.com`` base URLs of the gateway at ``url``.
 """
