@@ -18,6 +18,7 @@ from bot.channels.base import InboundMessage
 from bot.db.models import AuditEntry, Conversation, Message, OutboxItem
 from bot.ops.conversations import do_escalate
 from bot.ops.inbox import do_record_inbound
+from bot.ops.outbox import Reply, do_enqueue_reply, do_mark_send_failed
 from bot.settings import Settings
 from bot.staff_command import create
 from bot.web import keys
@@ -372,3 +373,22 @@ async def test_the_queue_streams_changes_live(console):
     second = await asyncio.wait_for(next_event(), 5)
     assert second.startswith("event: queue") and second != first
     response.close()
+
+
+async def test_a_reply_that_could_not_be_sent_is_shown_with_its_reason(console):
+    client, _ = console
+    conversation = await escalated(client, "page-a", "u1")
+    async with client.app[keys.SESSIONS]() as session, session.begin():
+        convo = await session.get(Conversation, conversation)
+        [message] = await do_enqueue_reply(
+            session, convo, Reply("bot", "answer", "Lương tối thiểu vùng I ..."), T0
+        )
+        item = (
+            await session.execute(select(OutboxItem).filter_by(message_id=message.id))
+        ).scalar_one()
+        item.lease_owner = "w"
+        await do_mark_send_failed(session, item, "w", "Quá 24 giờ kể từ tin nhắn cuối", None, T0)
+    await signed_in(client, "lan")
+    detail = await (await client.get(f"/console/api/conversations/{conversation}")).json()
+    [failed] = [m for m in detail["messages"] if m["delivery"] == "failed"]
+    assert failed["error"] == "Quá 24 giờ kể từ tin nhắn cuối"
