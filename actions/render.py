@@ -70,10 +70,16 @@ def clarify(entries: Sequence[FaqEntry]) -> dict[str, Any]:
     return {"kind": "clarify", "text": text, "quick_replies": [*choices, HUMAN]}
 
 
-def handoff(reason: str) -> dict[str, Any]:
-    """Tell the member a union officer takes over, and signal the gateway to escalate."""
+def handoff(reason: str, topic: str | None = None) -> dict[str, Any]:
+    """Tell the member a union officer takes over, and signal the gateway to escalate.
+
+    ``topic``: the FAQ entry the bot thinks the question is about, shown to staff.
+    """
     text = HANDOFF_TEXT.get(reason, HANDOFF_TEXT["member_request"]) + HANDOFF_PROMISE
-    payload = {"kind": "handoff", "text": text, "handoff": {"reason": reason}}
+    signal: dict[str, Any] = {"reason": reason}
+    if topic:
+        signal["topic"] = topic
+    payload = {"kind": "handoff", "text": text, "handoff": signal}
     if reason == "feedback_wrong":
         payload["feedback"] = "wrong"
     return payload

@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import render
 from actions.faq_store import FaqStore, default_store
-from nlu.decision import Decision, decide
+from nlu.decision import Decision, decide, faq_ranking
 
 CANNED_RESPONSES = {
     "greet": "utter_greet",
@@ -41,15 +41,20 @@ class ActionRespond(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         catalog = await self.store.catalog()
+        parse = tracker.latest_message or {}
         decision = decide(
-            tracker.latest_message or {},
+            parse,
             clarified_before=bool(tracker.get_slot("clarified_before")),
             sensitive=catalog.sensitive,
             known=catalog.known,
         )
-        return await self._act(decision, dispatcher)
+        guesses = [slug for slug, _ in faq_ranking(parse) if slug in catalog.known]
+        return await self._act(decision, dispatcher, guesses[0] if guesses else None)
 
-    async def _act(self, decision: Decision, dispatcher: CollectingDispatcher) -> list[EventType]:
+    async def _act(
+        self, decision: Decision, dispatcher: CollectingDispatcher, guess: str | None = None
+    ) -> list[EventType]:
+        """Reply; a handoff tells staff the topic the bot thinks the question is about."""
         if decision.kind == "answer" and decision.faq:
             entry = await self.store.get(decision.faq)
             if entry is None:  # removed since the model was trained
@@ -57,7 +62,7 @@ class ActionRespond(Action):
                 return [SlotSet("clarified_before", False)]
             dispatcher.utter_message(json_message=render.answer(entry))
             if decision.handoff:
-                dispatcher.utter_message(json_message=render.handoff("sensitive"))
+                dispatcher.utter_message(json_message=render.handoff("sensitive", entry.slug))
             return [SlotSet("clarified_before", False)]
         if decision.kind == "answer":
             dispatcher.utter_message(response=CANNED_RESPONSES.get(decision.intent, "utter_greet"))
@@ -66,5 +71,6 @@ class ActionRespond(Action):
             entries = [e for s in decision.suggestions if (e := await self.store.get(s))]
             dispatcher.utter_message(json_message=render.clarify(entries))
             return [SlotSet("clarified_before", True)]
-        dispatcher.utter_message(json_message=render.handoff(decision.reason or "member_request"))
+        reason = decision.reason or "member_request"
+        dispatcher.utter_message(json_message=render.handoff(reason, guess))
         return [SlotSet("clarified_before", False)]

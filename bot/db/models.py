@@ -168,6 +168,7 @@ class Question(Base):
     reopened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     breached_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    topic_guess: Mapped[str | None] = mapped_column(String(64))  # the bot's guess, on handoff
 
 
 class FaqEntry(Base):

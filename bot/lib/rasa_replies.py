@@ -22,6 +22,7 @@ class Turn:
     replies: tuple[Reply, ...]
     handoff_reason: str | None
     feedback: str | None = None  # helpful | wrong: the member's verdict on the last answer
+    topic: str | None = None  # with a handoff: the FAQ entry the bot guessed
 
 
 def _quick_replies(items: Any) -> tuple[dict[str, str], ...]:
@@ -37,6 +38,7 @@ def parse_turn(messages: list[dict[str, Any]], in_reply_to: int) -> Turn:
     replies: list[Reply] = []
     handoff_reason: str | None = None
     feedback: str | None = None
+    topic: str | None = None
     for message in messages:
         custom = message.get("custom")
         if isinstance(custom, dict):
@@ -45,6 +47,7 @@ def parse_turn(messages: list[dict[str, Any]], in_reply_to: int) -> Turn:
             handoff = custom.get("handoff")
             if isinstance(handoff, dict):
                 handoff_reason = str(handoff.get("reason") or "bot")
+                topic = str(handoff["topic"]) if handoff.get("topic") else topic
             text = str(custom.get("text") or "")
             kind = str(custom.get("kind") or "text")
             quick = _quick_replies(custom.get("quick_replies"))
@@ -58,4 +61,4 @@ def parse_turn(messages: list[dict[str, Any]], in_reply_to: int) -> Turn:
             data = {"in_reply_to": in_reply_to}
         if text:
             replies.append(Reply("bot", kind, text, quick, data))
-    return Turn(tuple(replies), handoff_reason, feedback)
+    return Turn(tuple(replies), handoff_reason, feedback, topic)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Conversation, DispatchJob
-from bot.ops import conversations
+from bot.ops import conversations, ledger
 from bot.ops.feedback import do_record_feedback
 from bot.ops.outbox import Reply, do_enqueue_reply
 from bot.ops.sql import finish_leased
@@ -22,8 +22,11 @@ async def do_complete_turn(
     escalate: bool,
     now: dt.datetime,
     feedback: str | None = None,
+    topic: str | None = None,
 ) -> bool:
     """Store the bot's replies, record feedback, escalate if asked, and close the job, at once.
+
+    ``topic``: with an escalation, the FAQ entry the bot guessed, kept on the open question.
 
     Caller holds the job's lease; if it was lost meanwhile, nothing is written (False), so a
     turn is never recorded twice.
@@ -44,6 +47,8 @@ async def do_complete_turn(
         await do_enqueue_reply(session, conversation, reply, now)
     if escalate:
         await conversations.do_escalate(session, conversation.id, now)
+        if topic:
+            await ledger.do_note_topic(session, conversation.id, topic)
     return True
 
 

@@ -95,3 +95,10 @@ async def do_note_reply_sent(session: AsyncSession, reply: Message, now: dt.date
         and replied_to >= question.last_message_id
     ):
         question.status = "dismissed"
+
+
+async def do_note_topic(session: AsyncSession, conversation_id: int, topic: str) -> None:
+    """Keep the bot's guess of what the open question is about (shown in the staff queue)."""
+    question = await open_question(session, conversation_id)
+    if question is not None:
+        question.topic_guess = topic

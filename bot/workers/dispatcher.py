@@ -112,6 +112,7 @@ class Dispatcher:
                 turn.handoff_reason is not None,
                 self._now(),
                 turn.feedback,
+                turn.topic,
             )
         if stored:
             self._outbox_wakeup.notify()

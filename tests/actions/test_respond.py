@@ -83,7 +83,7 @@ async def test_answer_carries_source_date_and_quick_replies():
 async def test_sensitive_answer_is_followed_by_a_handoff():
     messages, _ = await run(tracker("faq", [("sa_thai_ky_luat", 0.93)]))
     assert [m["custom"]["kind"] for m in messages] == ["answer", "handoff"]
-    assert messages[1]["custom"]["handoff"] == {"reason": "sensitive"}
+    assert messages[1]["custom"]["handoff"] == {"reason": "sensitive", "topic": "sa_thai_ky_luat"}
     assert "24 giờ" in messages[1]["custom"]["text"]
 
 
@@ -102,7 +102,8 @@ async def test_unsure_offers_suggestions_then_hands_over_on_second_miss():
     messages, _ = await run(
         tracker("faq", [("thu_viec", 0.4), ("hop_dong_lao_dong", 0.35)], clarified=True)
     )
-    assert messages[0]["custom"]["handoff"] == {"reason": "not_understood"}
+    # staff see what the bot guessed the question was about
+    assert messages[0]["custom"]["handoff"] == {"reason": "not_understood", "topic": "thu_viec"}
 
 
 async def test_chosen_suggestion_is_answered():

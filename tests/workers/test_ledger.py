@@ -429,3 +429,17 @@ async def test_answered_questions_raise_nothing(sessions):
     assert await ledger.warnings() == []
     async with sessions() as session:
         assert (await session.execute(select(OutboxItem.status))).scalars().all() == ["sent"]
+
+
+async def test_the_bots_guess_of_the_topic_stays_with_the_escalated_question(sessions):
+    ledger = Ledger(sessions)
+    handoff = {"reason": "not_understood", "topic": "tra_luong_cham"}
+    ledger.rasa.next = [[{"custom": {"kind": "handoff", "text": "Chuyển.", "handoff": handoff}}]]
+    await ledger.member_says("cty cham luong 2 thang")
+    await ledger.bot_turns()
+    [question] = await ledger.questions()
+    assert (question.status, question.topic_guess, question.faq_slug) == (
+        "open",
+        "tra_luong_cham",
+        None,
+    )

@@ -56,7 +56,7 @@ async def queue(request: web.Request) -> web.Response:
                     "last_message": last.scalar_one_or_none() or "",
                     "due_at": _iso(question.due_at) if question else None,
                     "seconds_left": (question.due_at - now).total_seconds() if question else None,
-                    "topic": question.faq_slug if question else None,
+                    "topic": (question.topic_guess or question.faq_slug) if question else None,
                 }
             )
     items.sort(key=lambda i: (i["seconds_left"] is None, i["seconds_left"] or 0))

@@ -1,4 +1,4 @@
-"""FAQ edit history and draft entries made from staff answers.
+"""FAQ edit history, draft entries made from staff answers, the bot's topic guess on handoff.
 
 Revision ID: 0006
 Revises: 0005
@@ -15,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("questions") as batch:
+        batch.add_column(sa.Column("topic_guess", sa.String(length=64), nullable=True))
     op.create_table(
         "faq_revisions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -58,6 +60,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("questions") as batch:
+        batch.drop_column("topic_guess")
     op.drop_table("faq_drafts")
     op.drop_index("ix_faq_revisions_slug", table_name="faq_revisions")
     op.drop_table("faq_revisions")
