@@ -53,7 +53,10 @@ class OutboxWorker:
         sender = self._senders.get(conversation.channel)
         try:
             if sender is None:
-                raise SendError(f"no sender for channel {conversation.channel}", retryable=False)
+                raise SendError(
+                    f"Kênh {conversation.channel} chưa được cấu hình trên máy chủ.",
+                    retryable=False,
+                )
             platform_id = await sender.send(
                 OutboundMessage(
                     outbox_id=item.id,

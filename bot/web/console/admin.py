@@ -148,7 +148,6 @@ async def create_staff(request: web.Request) -> web.Response:
         await staff_ops.do_audit(
             session, found.user.id, "create_user", username, now, {"role": role}
         )
-        await session.flush()
         shown = await _account(session, user)
     return web.json_response(shown, status=201)
 

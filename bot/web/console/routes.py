@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.web.console import admin, api, auth, events, faq
+from bot.web.console import admin, api, auth, events, faq, pages
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the console API."""
+    """Register the console's pages and API."""
+    pages.add_routes(app)
     app.router.add_post("/console/api/login", auth.login)
     app.router.add_post("/console/api/logout", auth.logout)
     app.router.add_get("/console/api/me", auth.me)

@@ -74,7 +74,11 @@ export function openConversation(pane, ctx, id) {
     { type: "button", class: "btn", onclick: () => act("handback") },
     "Trả bot",
   );
-  const closeButton = h("button", { type: "button", class: "btn", onclick: () => act("close") }, "Đóng");
+  const closeButton = h(
+    "button",
+    { type: "button", class: "btn", onclick: () => act("close") },
+    "Đóng",
+  );
   const errorBox = h("p", { class: "form-error convo-error", role: "alert" });
   const history = h("ol", { class: "history", "aria-label": "Lịch sử trò chuyện", tabindex: "0" });
   const note = h("p", { class: "window-note" });
@@ -86,7 +90,7 @@ export function openConversation(pane, ctx, id) {
     maxlength: String(MAX_REPLY),
     placeholder: "Nhập câu trả lời cho thành viên…",
   });
-  const counter = h("span", { class: "reply-counter muted", "aria-live": "off" }, `0/${MAX_REPLY}`);
+  const counter = h("span", { class: "reply-counter muted" }, `0/${MAX_REPLY}`);
   const sendButton = h("button", { type: "submit", class: "btn btn-primary" }, "Gửi");
   const hint = h("p", { class: "reply-hint muted", id: `reply-hint-${id}` });
   textarea.setAttribute("aria-describedby", hint.id);
@@ -119,7 +123,7 @@ export function openConversation(pane, ctx, id) {
 
   const form = h(
     "form",
-    { class: "reply-form", "aria-label": "Trả lời thành viên" },
+    { class: "reply-form", "aria-label": "Khung trả lời" },
     templatePanel,
     h("label", { class: "reply-label", for: textarea.id }, "Trả lời thành viên"),
     textarea,
@@ -135,7 +139,8 @@ export function openConversation(pane, ctx, id) {
         "header",
         { class: "convo-head" },
         backButton,
-        h("div", { class: "convo-heading" }, heading, sub),
+        heading,
+        sub,
         h("div", { class: "convo-actions" }, takeButton, handBackButton, closeButton),
       ),
       errorBox,
@@ -156,14 +161,15 @@ export function openConversation(pane, ctx, id) {
     heading.textContent = placeLabel(convo.channel, convo.page_id);
     const item = queueItem(id);
     const left = item ? timeLeft(secondsLeftNow(item)) : null;
-    sub.replaceChildren(
+    const parts = [
       h("span", { class: `badge mode-${convo.mode}` }, label(MODES, convo.mode)),
       holderText() ? h("span", {}, holderText()) : null,
       left && left.level !== "none"
         ? h("span", { class: `time-left level-${left.level}` }, left.text)
         : null,
       h("span", { class: "muted" }, `#${convo.id}`),
-    );
+    ];
+    sub.replaceChildren(...parts.filter(Boolean)); // (replaceChildren would print "null")
   }
 
   function deliveryInfo(message) {
@@ -230,17 +236,20 @@ export function openConversation(pane, ctx, id) {
 
   function renderControls() {
     const { can_reply: canReply, note: windowNote } = convo.window;
+    // The holder acts; admins may also act in a conversation someone else holds or that waits.
+    const admin = ctx.me && ctx.me.role === "admin";
+    const canAct = convo.held_by_me || (admin && convo.mode !== "bot");
     note.textContent = windowNote || "";
     note.classList.toggle("is-blocked", !canReply);
     takeButton.disabled = busy || convo.held_by_me;
-    handBackButton.disabled = busy || !convo.held_by_me;
-    closeButton.disabled = busy || !convo.held_by_me;
+    handBackButton.disabled = busy || !canAct;
+    closeButton.disabled = busy || !canAct;
     textarea.disabled = !canReply;
-    sendButton.disabled = busy || !canReply || !convo.held_by_me;
+    sendButton.disabled = busy || !canReply || !canAct;
     if (!canReply) hint.textContent = "Không thể trả lời lúc này (xem ghi chú ở trên).";
-    else if (!convo.held_by_me && convo.holder) {
+    else if (!canAct && convo.holder) {
       hint.textContent = `${convo.holder} đang xử lý cuộc trò chuyện này.`;
-    } else if (!convo.held_by_me) hint.textContent = "Bấm “Nhận xử lý” trước khi trả lời.";
+    } else if (!canAct) hint.textContent = "Bấm “Nhận xử lý” trước khi trả lời.";
     else hint.textContent = "Ctrl + Enter để gửi.";
   }
 
@@ -393,7 +402,9 @@ export function openConversation(pane, ctx, id) {
           "div",
           { class: "template-text" },
           h("strong", {}, entry.question),
-          entry.legal_source ? h("span", { class: "muted" }, `Căn cứ: ${entry.legal_source}`) : null,
+          entry.legal_source
+            ? h("span", { class: "muted" }, `Căn cứ: ${entry.legal_source}`)
+            : null,
         ),
         h(
           "button",

@@ -80,6 +80,7 @@ export const CATEGORIES = {
 };
 export const FLAGS = {
   stale: "Cần rà soát",
+  newer_rule: "Có quy định mới",
   unreviewed: "Chưa rà soát",
   uncertain: "Chưa chắc chắn",
   sensitive: "Nhạy cảm",
@@ -137,11 +138,19 @@ export function formatShortDateTime(iso) {
   return `${p.day}/${p.month}/${p.year} ${p.hour}:${p.minute}`;
 }
 
-/** "2025-07-01" → "01/07/2025". */
+/**
+ * "2025-07-01" → "01/07/2025". A full instant ("2026-10-31T17:00:00+00:00") gives its date
+ * in Vietnam ("01/11/2026").
+ */
 export function formatDate(isoDate) {
   if (!isoDate) return "";
-  const [year, month, day] = String(isoDate).slice(0, 10).split("-");
-  return day ? `${day}/${month}/${year}` : String(isoDate);
+  const text = String(isoDate);
+  if (text.length > 10) {
+    const p = partsOf(new Date(text));
+    return `${p.day}/${p.month}/${p.year}`;
+  }
+  const [year, month, day] = text.split("-");
+  return day ? `${day}/${month}/${year}` : text;
 }
 
 /** The current month in Vietnam as "YYYY-MM". */
