@@ -33,6 +33,15 @@ T0 = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)  # 08:00 in Hà Nội
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(hours=24)
 POLICY = WarningPolicy(targets=("email", "webhook"))
+HANDOFF = [
+    {
+        "custom": {
+            "kind": "handoff",
+            "text": "Chuyển cán bộ.",
+            "handoff": {"reason": "member_request"},
+        }
+    }
+]
 
 
 class Clock:
@@ -203,17 +212,7 @@ async def test_a_bot_answer_closes_the_question_in_time_with_its_category(sessio
 
 async def test_several_messages_in_a_row_are_one_question(sessions):
     ledger = Ledger(sessions)
-    ledger.rasa.next = [
-        [
-            {
-                "custom": {
-                    "kind": "handoff",
-                    "text": "Chuyển cán bộ.",
-                    "handoff": {"reason": "member_request"},
-                }
-            }
-        ]
-    ]
+    ledger.rasa.next = [HANDOFF]
     conversation = await ledger.member_says("cho em gặp cán bộ")
     await ledger.bot_turns()
     for text in ("em bị nợ lương", "3 tháng rồi", "cty ko trả", "giúp em với"):
@@ -234,17 +233,7 @@ async def test_several_messages_in_a_row_are_one_question(sessions):
 
 async def test_staff_late_reply_misses_the_deadline_and_was_breached(sessions):
     ledger = Ledger(sessions)
-    ledger.rasa.next = [
-        [
-            {
-                "custom": {
-                    "kind": "handoff",
-                    "text": "Chuyển cán bộ.",
-                    "handoff": {"reason": "member_request"},
-                }
-            }
-        ]
-    ]
+    ledger.rasa.next = [HANDOFF]
     conversation = await ledger.member_says("cho em gặp cán bộ")
     await ledger.bot_turns()
     ledger.clock.now = T0 + DAY + HOUR
@@ -319,17 +308,7 @@ async def test_a_reply_from_business_suite_answers_for_staff(sessions):
 
 async def test_an_unanswered_question_is_warned_once_each_and_breached_at_24_hours(sessions):
     ledger = Ledger(sessions)
-    ledger.rasa.next = [
-        [
-            {
-                "custom": {
-                    "kind": "handoff",
-                    "text": "Chuyển cán bộ.",
-                    "handoff": {"reason": "member_request"},
-                }
-            }
-        ]
-    ]
+    ledger.rasa.next = [HANDOFF]
     await ledger.member_says("cho em gặp cán bộ", channel="zalo")  # Zalo: 48 h window
     await ledger.bot_turns()
     ledger.email.fail_first = 1  # the first e-mail fails and is retried
@@ -359,17 +338,7 @@ async def test_an_unanswered_question_is_warned_once_each_and_breached_at_24_hou
 
 async def test_messenger_window_warning_before_24_hours_after_the_last_message(sessions):
     ledger = Ledger(sessions)
-    ledger.rasa.next = [
-        [
-            {
-                "custom": {
-                    "kind": "handoff",
-                    "text": "Chuyển cán bộ.",
-                    "handoff": {"reason": "member_request"},
-                }
-            }
-        ]
-    ]
+    ledger.rasa.next = [HANDOFF]
     await ledger.member_says("cho em gặp cán bộ")
     await ledger.bot_turns()
     ledger.clock.now = T0 + 3 * HOUR
@@ -386,17 +355,7 @@ async def test_messenger_window_warning_before_24_hours_after_the_last_message(s
 
 async def test_two_sweepers_at_once_raise_each_warning_once(sessions):
     ledger = Ledger(sessions)
-    ledger.rasa.next = [
-        [
-            {
-                "custom": {
-                    "kind": "handoff",
-                    "text": "Chuyển cán bộ.",
-                    "handoff": {"reason": "member_request"},
-                }
-            }
-        ]
-    ] * 5
+    ledger.rasa.next = [HANDOFF] * 5
     for user in ("a", "b", "c", "d", "e"):
         await ledger.member_says("cho em gặp cán bộ", user=user)
     await ledger.bot_turns()

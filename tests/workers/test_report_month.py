@@ -14,10 +14,9 @@ from openpyxl import load_workbook
 from bot.reports.command import report
 from bot.reports.export import to_csv, to_xlsx
 from bot.reports.ledger_report import LOCAL_TZ, period_bounds
-from tests.workers.test_ledger import Ledger, with_faq
+from tests.workers.test_ledger import HANDOFF, Ledger, with_faq
 from tools.paths import ROOT
 
-HANDOFF = [{"custom": {"kind": "handoff", "text": "Chuyển cán bộ.", "handoff": {"reason": "x"}}}]
 WRONG = [
     {
         "custom": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.channels.windows import staff_window
 from bot.db.models import Conversation, Message, OutboxItem, Question, StaffUser
@@ -27,38 +27,39 @@ async def queue(request: web.Request) -> web.Response:
     """``GET /console/api/queue``: conversations waiting for or held by staff, by time left."""
     found = await require_staff(request)
     now = request.app[keys.CLOCK]()
+    last_in = (
+        select(Message.conversation_id, func.max(Message.id).label("message_id"))
+        .where(Message.direction == "in")
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
     async with request.app[keys.SESSIONS]() as session:
         rows = await session.execute(
-            select(Conversation, Question, StaffUser.display_name)
+            select(Conversation, Question, StaffUser.display_name, Message.text)
             .outerjoin(
                 Question,
                 (Question.conversation_id == Conversation.id) & (Question.status == "open"),
             )
             .outerjoin(StaffUser, StaffUser.id == Conversation.holder_id)
+            .outerjoin(last_in, last_in.c.conversation_id == Conversation.id)
+            .outerjoin(Message, Message.id == last_in.c.message_id)
             .where(Conversation.mode.in_(("waiting_staff", "staff")))
             .where(scope_filter(found))
         )
-        items = []
-        for conversation, question, holder in rows.all():
-            last = await session.execute(
-                select(Message.text)
-                .where(Message.conversation_id == conversation.id, Message.direction == "in")
-                .order_by(Message.id.desc())
-                .limit(1)
-            )
-            items.append(
-                {
-                    "id": conversation.id,
-                    "channel": conversation.channel,
-                    "page_id": conversation.page_id,
-                    "mode": conversation.mode,
-                    "holder": holder,
-                    "last_message": last.scalar_one_or_none() or "",
-                    "due_at": _iso(question.due_at) if question else None,
-                    "seconds_left": (question.due_at - now).total_seconds() if question else None,
-                    "topic": (question.topic_guess or question.faq_slug) if question else None,
-                }
-            )
+        items = [
+            {
+                "id": conversation.id,
+                "channel": conversation.channel,
+                "page_id": conversation.page_id,
+                "mode": conversation.mode,
+                "holder": holder,
+                "last_message": last_text or "",
+                "due_at": _iso(question.due_at) if question else None,
+                "seconds_left": (question.due_at - now).total_seconds() if question else None,
+                "topic": (question.topic_guess or question.faq_slug) if question else None,
+            }
+            for conversation, question, holder, last_text in rows.all()
+        ]
     items.sort(key=lambda i: (i["seconds_left"] is None, i["seconds_left"] or 0))
     return web.json_response({"conversations": items})
 
