@@ -17,6 +17,7 @@ from bot.app import create_app
 from bot.channels.base import InboundMessage
 from bot.db.models import AuditEntry, Conversation, Message, OutboxItem
 from bot.ops.conversations import do_escalate
+from bot.ops.deadlines import WarningPolicy, do_sweep
 from bot.ops.inbox import do_record_inbound
 from bot.ops.outbox import Reply, do_enqueue_reply, do_mark_send_failed
 from bot.settings import Settings
@@ -392,3 +393,16 @@ async def test_a_reply_that_could_not_be_sent_is_shown_with_its_reason(console):
     detail = await (await client.get(f"/console/api/conversations/{conversation}")).json()
     [failed] = [m for m in detail["messages"] if m["delivery"] == "failed"]
     assert failed["error"] == "Quá 24 giờ kể từ tin nhắn cuối"
+
+
+async def test_the_queue_carries_the_deadline_sweeps_warnings(console):
+    client, clock = console
+    conversation = await escalated(client, "page-a", "u1")
+    clock.now = T0 + dt.timedelta(hours=22, minutes=30)
+    async with client.app[keys.SESSIONS]() as session, session.begin():
+        await do_sweep(session, clock.now, WarningPolicy())
+    await signed_in(client, "lan")
+    [item] = (await (await client.get("/console/api/queue")).json())["conversations"]
+    assert item["id"] == conversation
+    closes = (T0 + dt.timedelta(hours=24)).isoformat()  # Messenger: 24 h after the message
+    assert item["warnings"] == {"due_6h": closes, "due_2h": closes, "window": closes}

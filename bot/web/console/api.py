@@ -8,7 +8,14 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.channels.windows import staff_window
-from bot.db.models import Conversation, Message, OutboxItem, Question, StaffUser
+from bot.db.models import (
+    Conversation,
+    DeadlineWarning,
+    Message,
+    OutboxItem,
+    Question,
+    StaffUser,
+)
 from bot.ops import staff as staff_ops
 from bot.ops import takeover
 from bot.web import keys
@@ -60,6 +67,18 @@ async def queue(request: web.Request) -> web.Response:
             }
             for conversation, question, holder, last_text in rows.all()
         ]
+        warned = await session.execute(
+            select(DeadlineWarning.conversation_id, DeadlineWarning.kind, DeadlineWarning.deadline)
+            .join(Question, Question.id == DeadlineWarning.question_id)
+            .where(Question.status == "open")
+            .where(DeadlineWarning.conversation_id.in_([i["id"] for i in items]))
+        )
+        warnings: dict[int, dict[str, str]] = {}
+        for conversation_id, kind, deadline in warned:
+            warnings.setdefault(conversation_id, {})[kind] = deadline.isoformat()
+    for item in items:
+        # the deadline sweep's warnings: due_6h, due_2h, window (with when it closes), breach
+        item["warnings"] = warnings.get(item["id"], {})
     items.sort(key=lambda i: (i["seconds_left"] is None, i["seconds_left"] or 0))
     return web.json_response({"conversations": items})
 

@@ -20,6 +20,14 @@ function holderText(item) {
   return item.mode === "waiting_staff" ? "Chưa ai nhận" : label(MODES, item.mode);
 }
 
+/** The deadline sweep's warning that the platform's reply window is about to close. */
+function windowWarning(item) {
+  const closes = item.warnings && item.warnings.window;
+  if (!closes) return null;
+  const at = new Date(closes).toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit" });
+  return h("p", { class: "qi-warning" }, `Khung nhắn tin của nền tảng đóng lúc ${at}`);
+}
+
 function itemContent(item) {
   const left = timeLeft(secondsLeftNow(item));
   const topic = topicLabel(item.topic);
@@ -31,6 +39,7 @@ function itemContent(item) {
       h("span", { class: "qi-place" }, placeLabel(item.channel, item.page_id)),
     ),
     h("p", { class: "qi-message" }, item.last_message || "(không có nội dung chữ)"),
+    windowWarning(item),
     h(
       "div",
       { class: "qi-meta" },
