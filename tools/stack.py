@@ -207,6 +207,7 @@ def main() -> None:
     print(f"starting gateway, action server and Rasa (logs in {log_dir.relative_to(ROOT)}/) ...")
     with run_stack(ports, database_url, log_dir, env):
         print(f"\n  Chat (sandbox):  http://127.0.0.1:{ports.gateway}/chat")
+        print(f"  Staff console:   http://127.0.0.1:{ports.gateway}/console")
         print(f"  Gateway health:  http://127.0.0.1:{ports.gateway}/healthz")
         print(f"  Rasa:            http://127.0.0.1:{ports.rasa}")
         print(f"  Action server:   http://127.0.0.1:{ports.actions}")

@@ -50,10 +50,11 @@ def test_runner_prints_urls_serves_the_chat_and_stops_everything_on_ctrl_c(tmp_p
         while not any("Ctrl-C" in line for line in output):
             assert time.monotonic() < deadline and proc.poll() is None, "".join(output)
             output.append(proc.stdout.readline())
-        chat = f"http://127.0.0.1:{ports['GATEWAY_PORT']}/chat"
-        assert any(chat in line for line in output)
-        with urllib.request.urlopen(chat, timeout=5) as response:
-            assert response.status == 200
+        for page in ("chat", "console"):
+            url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}/{page}"
+            assert any(url in line for line in output)
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert response.status == 200
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=90)
     finally:
