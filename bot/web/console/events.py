@@ -73,6 +73,6 @@ async def events(request: web.Request) -> web.StreamResponse:
                 quiet = 0
             quiet += 1
             await asyncio.sleep(POLL_SECONDS)
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the browser went away
         pass
     return response
