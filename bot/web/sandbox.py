@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from aiohttp import web
@@ -12,6 +11,7 @@ from bot.channels.sandbox import CHANNEL
 from bot.channels.sandbox.parse import SESSION_RE, InvalidSandboxMessage, parse_message
 from bot.db.models import Conversation, Message, OutboxItem
 from bot.web import keys
+from bot.web.body import BadJson, parse_json
 from bot.web.errors import json_error
 
 STATIC = Path(__file__).with_name("static")
@@ -27,8 +27,8 @@ async def post_message(request: web.Request) -> web.Response:
     """Store a member's message; the reply arrives through ``GET /api/sandbox/messages``."""
     raw = await request.read()
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = parse_json(raw)
+    except BadJson:
         return json_error(400, "body is not valid JSON")
     settings = request.app[keys.SETTINGS]
     try:

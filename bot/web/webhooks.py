@@ -8,7 +8,6 @@ milliseconds. Bad requests store nothing: 403 for a wrong signature, verify toke
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from typing import Any
 
@@ -20,6 +19,7 @@ from bot.channels.facebook import verify as facebook_verify
 from bot.channels.zalo import parse as zalo_parse
 from bot.channels.zalo import verify as zalo_verify
 from bot.web import keys
+from bot.web.body import BadJson, parse_json
 from bot.web.errors import json_error
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ ZALO_MAX_AGE = dt.timedelta(hours=24)  # older signed bodies are replays (Zalo r
 
 def _json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return parse_json(raw)
+    except BadJson:
         return None
 
 

@@ -16,6 +16,7 @@ from bot.reports.command import bounds
 from bot.reports.ledger_report import LOCAL_TZ, build_report
 from bot.reports.load import load_records
 from bot.web import keys
+from bot.web.body import json_body
 from bot.web.console.auth import Staff, require_staff
 from bot.web.errors import json_error
 
@@ -119,7 +120,7 @@ async def create_staff(request: web.Request) -> web.Response:
     """``POST /console/api/staff`` (admins): a new account with its pages."""
     found = await require_admin(request)
     try:
-        body = await request.json()
+        body = await json_body(request)
         username, name = str(body["username"]).strip(), str(body["display_name"]).strip()
         password, role = str(body["password"]), str(body.get("role") or "staff")
         pages = _pages(body.get("pages") or [])
@@ -156,7 +157,7 @@ async def update_staff(request: web.Request) -> web.Response:
     """``PUT /console/api/staff/{id}`` (admins): name, role, active, pages, password."""
     found = await require_admin(request)
     try:
-        body = await request.json()
+        body = await json_body(request)
         user_id = int(request.match_info["user_id"])
         pages = _pages(body["pages"]) if "pages" in body else None
     except (ValueError, KeyError, TypeError):

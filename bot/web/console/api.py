@@ -19,6 +19,7 @@ from bot.db.models import (
 from bot.ops import staff as staff_ops
 from bot.ops import takeover
 from bot.web import keys
+from bot.web.body import json_body
 from bot.web.console.auth import Staff, conversation_in_scope, require_staff, scope_filter
 from bot.web.errors import json_error
 
@@ -161,7 +162,7 @@ async def reply(request: web.Request) -> web.Response:
     """``POST .../reply`` with ``{"text"}``: queue a staff reply through the outbox."""
     found, convo = await _held(request)
     try:
-        text = str((await request.json())["text"]).strip()
+        text = str((await json_body(request))["text"]).strip()
     except (ValueError, KeyError, TypeError):
         return json_error(400, "Thiếu nội dung trả lời.")
     if not text or len(text) > MAX_REPLY:

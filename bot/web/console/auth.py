@@ -22,6 +22,7 @@ from bot.db.models import Conversation, StaffSession, StaffUser
 from bot.lib.passwords import hash_password, verify_password
 from bot.ops import staff
 from bot.web import keys
+from bot.web.body import json_body
 from bot.web.errors import json_error
 
 COOKIE = "cd_session"
@@ -91,7 +92,7 @@ async def login(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return json_error(415, "Cần gửi dữ liệu dạng JSON.")
     try:
-        body = await request.json()
+        body = await json_body(request)
         username, password = str(body["username"]).strip(), str(body["password"])
     except (ValueError, KeyError, TypeError):
         return json_error(400, "Thiếu tên đăng nhập hoặc mật khẩu.")

@@ -13,6 +13,7 @@ from bot.db.models import Conversation, FaqDraft, FaqEntry, FaqRevision, Message
 from bot.ops import faq as faq_ops
 from bot.ops import staff as staff_ops
 from bot.web import keys
+from bot.web.body import json_body
 from bot.web.console.auth import conversation_in_scope, require_staff, scope_filter
 from bot.web.errors import json_error
 from nlu.normalize import normalize
@@ -74,7 +75,7 @@ async def edit_entry(request: web.Request) -> web.Response:
     """``PUT /console/api/faq/{slug}``: change the answer, source or effective date."""
     found = await require_staff(request)
     try:
-        body = await request.json()
+        body = await json_body(request)
         changes = {
             "answer": str(body["answer"]).strip(),
             "legal_source": str(body["legal_source"]).strip(),
@@ -116,7 +117,7 @@ async def make_draft(request: web.Request) -> web.Response:
     """``POST /console/api/faq/drafts`` with a staff reply: a draft entry from it."""
     found = await require_staff(request)
     try:
-        body = await request.json()
+        body = await json_body(request)
         conversation_id, message_id = int(body["conversation_id"]), int(body["message_id"])
     except (ValueError, KeyError, TypeError):
         return json_error(400, "Cần cuộc trò chuyện và câu trả lời của cán bộ.")
