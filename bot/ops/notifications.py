@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Notification
-from bot.ops.sql import finish_leased
+from bot.ops.sql import failed_attempt, finish_leased
 
 
 async def do_mark_notified(
@@ -27,9 +26,5 @@ async def do_mark_notify_failed(
     retry_at: dt.datetime | None,
 ) -> bool:
     """Record a failed delivery: retried at ``retry_at``, or failed for good when it is None."""
-    values: dict[str, Any] = {"attempts": item.attempts + 1, "last_error": reason[:2000]}
-    if retry_at is None:
-        values["status"] = "failed"
-    else:
-        values["next_attempt_at"] = retry_at
+    values = failed_attempt(item.attempts, reason, retry_at)
     return await finish_leased(session, Notification, item.id, worker, values)

@@ -12,7 +12,7 @@ from bot.channels.limits import text_limit
 from bot.db.models import Conversation, Message, OutboxItem
 from bot.lib.text_split import split_text
 from bot.ops import conversations, ledger
-from bot.ops.sql import finish_leased
+from bot.ops.sql import failed_attempt, finish_leased
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,7 @@ async def do_mark_send_failed(
     A reply that fails for good keeps its reason on the message and hands the conversation to
     staff, so someone sees that the member did not get it and why.
     """
-    values: dict[str, Any] = {"attempts": item.attempts + 1, "last_error": reason[:2000]}
-    if retry_at is None:
-        values["status"] = "failed"
-    else:
-        values["next_attempt_at"] = retry_at
+    values = failed_attempt(item.attempts, reason, retry_at)
     done = await finish_leased(session, OutboxItem, item.id, worker, values)
     if done and retry_at is None:
         message = await session.get(Message, item.message_id)

@@ -73,3 +73,13 @@ async def finish_leased(
         .values(lease_owner=None, lease_until=None, **values)
     )
     return result.rowcount == 1
+
+
+def failed_attempt(attempts: int, reason: str, retry_at: dt.datetime | None) -> dict[str, Any]:
+    """The columns of a delivery that failed: retried at ``retry_at``, or failed for good."""
+    values: dict[str, Any] = {"attempts": attempts + 1, "last_error": reason[:2000]}
+    if retry_at is None:
+        values["status"] = "failed"
+    else:
+        values["next_attempt_at"] = retry_at
+    return values

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from bot.db.models import Conversation, DeadlineWarning, Notification, Question
 from bot.db.session import SessionFactory
-from bot.lib.backoff import backoff
+from bot.lib.backoff import retry_time
 from bot.notify.message import Alert
 from bot.notify.send import NotifyError
 from bot.ops import notifications
@@ -103,8 +103,7 @@ class NotificationWorker:
                 raise NotifyError(f"no notifier for {item.target}")
             await notifier.deliver(alert)
         except NotifyError as exc:
-            attempts = item.attempts + 1
-            retry_at = self._now() + backoff(attempts) if attempts < MAX_ATTEMPTS else None
+            retry_at = retry_time(item.attempts + 1, MAX_ATTEMPTS, self._now())
             log.warning("notification %s: %s", item.id, exc)
             async with self._sessions() as session, session.begin():
                 await notifications.do_mark_notify_failed(

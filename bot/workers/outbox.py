@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from bot.channels.base import ChannelSender, OutboundMessage, SendError
 from bot.db.models import Conversation, Message, OutboxItem
 from bot.db.session import SessionFactory
-from bot.lib.backoff import backoff
+from bot.lib.backoff import retry_time
 from bot.ops import outbox
 from bot.ops.sql import claim_head_of_line
 
@@ -78,13 +78,11 @@ class OutboxWorker:
         return True
 
     async def _failed(self, item: OutboxItem, exc: SendError) -> None:
-        attempts = item.attempts + 1
         retry_at = None
-        if exc.retryable and attempts < MAX_ATTEMPTS:
-            wait = backoff(attempts)
-            if exc.retry_after is not None:
-                wait = max(wait, dt.timedelta(seconds=exc.retry_after))
-            retry_at = self._now() + wait
+        if exc.retryable:
+            retry_at = retry_time(
+                item.attempts + 1, MAX_ATTEMPTS, self._now(), retry_after=exc.retry_after
+            )
         log.warning(
             "outbox %s: send failed (%s), %s",
             item.id,
