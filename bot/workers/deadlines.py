@@ -103,7 +103,7 @@ class NotificationWorker:
                 raise NotifyError(f"no notifier for {item.target}")
             await notifier.deliver(alert)
         except NotifyError as exc:
-            retry_at = retry_time(item.attempts + 1, MAX_ATTEMPTS, self._now())
+            retry_at = retry_time(item.attempts + 1, self._now(), max_attempts=MAX_ATTEMPTS)
             log.warning("notification %s: %s", item.id, exc)
             async with self._sessions() as session, session.begin():
                 await notifications.do_mark_notify_failed(

@@ -15,8 +15,6 @@ from bot.ops.sql import claim_head_of_line
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-
 
 class OutboxWorker:
     """One worker; several may run, in one or many processes."""
@@ -29,12 +27,15 @@ class OutboxWorker:
         worker_id: str,
         lease: dt.timedelta,
         clock: Callable[[], dt.datetime],
+        retry_for: dt.timedelta = dt.timedelta(hours=24),
     ) -> None:
+        """``retry_for``: how long after a reply was stored a failing send is still retried."""
         self._sessions = sessions
         self._senders = senders
         self._worker = worker_id
         self._lease = lease
         self._now = clock
+        self._retry_for = retry_for
 
     async def step(self) -> bool:
         """Send one due reply if there is one; True if there was one."""
@@ -81,7 +82,10 @@ class OutboxWorker:
         retry_at = None
         if exc.retryable:
             retry_at = retry_time(
-                item.attempts + 1, MAX_ATTEMPTS, self._now(), retry_after=exc.retry_after
+                item.attempts + 1,
+                self._now(),
+                give_up_at=item.created_at + self._retry_for,
+                retry_after=exc.retry_after,
             )
         log.warning(
             "outbox %s: send failed (%s), %s",

@@ -78,6 +78,7 @@ class FakeServer:
         self.rejected: list[Rejection] = []
         self.injected: list[InjectedFailure] = []
         self._failures: deque[_Queued] = deque()
+        self._outage: _Queued | None = None
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
         self._url: str | None = None
@@ -144,15 +145,30 @@ class FakeServer:
             raise ValueError("times must be at least 1")
         self._failures.extend(_Queued(kind, delay) for _ in range(times))
 
+    def start_outage(self, kind: str, *, delay: float | None = None) -> None:
+        """Answer every send request with the failure ``kind`` until ``end_outage``."""
+        if kind not in self.FAILURE_KINDS:
+            raise ValueError(
+                f"unknown failure kind {kind!r}; use one of {sorted(self.FAILURE_KINDS)}"
+            )
+        self._outage = _Queued(kind, delay)
+
+    def end_outage(self) -> None:
+        """Serve normally again (queued ``fail_next`` failures still apply)."""
+        self._outage = None
+
     @property
     def pending_failures(self) -> list[str]:
         """Kinds of the queued failures not yet consumed, in order."""
         return [queued.kind for queued in self._failures]
 
     def _take_failure(self, request: RecordedRequest) -> _Queued | None:
-        if not self._failures:
+        if self._outage is not None:
+            queued = self._outage
+        elif self._failures:
+            queued = self._failures.popleft()
+        else:
             return None
-        queued = self._failures.popleft()
         self.injected.append(InjectedFailure(queued.kind, request))
         return queued
 

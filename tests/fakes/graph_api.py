@@ -8,13 +8,20 @@ the query string; errors use the Graph envelope
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
 import secrets
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes._server import Clock, FakeServer, RecordedRequest
@@ -250,6 +257,11 @@ class FakeGraphApi(FakeServer):
         self.last_user_message_at: dict[str, datetime] = {}
         self.sent: list[GraphMessage] = []
         self.actions: list[GraphAction] = []
+        self.echoes_delivered = 0
+        self._echo_targets: list[str] = []
+        self._echo_secret = ""
+        self._echo_app_id = 0
+        self._echo_tasks: set[asyncio.Task[None]] = set()
 
     # test controls -----------------------------------------------------------------------------
 
@@ -263,6 +275,22 @@ class FakeGraphApi(FakeServer):
         """Add an app subscription returned by ``GET /{page_id}/subscribed_apps``."""
         entry = {"id": app_id, "name": name, "subscribed_fields": list(fields)}
         self.subscribed_apps.setdefault(page_id, []).append(entry)
+
+    def echo_to(self, webhook_urls: list[str], app_secret: str, app_id: int) -> None:
+        """Deliver a signed ``message_echoes`` event for every accepted message, as Messenger
+        does for a subscribed page: to the first of ``webhook_urls`` that answers 200, retried
+        every half second (rotating through the URLs) until one does or the fake closes.
+        """
+        self._echo_targets = list(webhook_urls)
+        self._echo_secret = app_secret
+        self._echo_app_id = app_id
+
+    async def close(self) -> None:
+        """Stop echo deliveries still being retried, then stop serving."""
+        for task in list(self._echo_tasks):
+            task.cancel()
+        await asyncio.gather(*self._echo_tasks, return_exceptions=True)
+        await super().close()
 
     def texts_to(self, psid: str) -> list[str]:
         """Texts of the accepted messages to ``psid``, in the order they arrived."""
@@ -327,7 +355,47 @@ class FakeGraphApi(FakeServer):
             return self._reject(recorded, refusal, error, status=400)
         message_id = f"m_{uuid.uuid4().hex}"
         self.sent.append(GraphMessage(page_id, psid, body, recorded.time, message_id))
+        if self._echo_targets:
+            task = asyncio.create_task(self._deliver_echo(page_id, psid, body, message_id))
+            self._echo_tasks.add(task)
+            task.add_done_callback(self._echo_tasks.discard)
         return web.json_response({"recipient_id": psid, "message_id": message_id})
+
+    async def _deliver_echo(
+        self, page_id: str, psid: str, body: dict[str, Any], message_id: str
+    ) -> None:
+        message: dict[str, Any] = {
+            "mid": message_id,
+            "is_echo": True,
+            "text": body["message"].get("text", ""),
+            "app_id": self._echo_app_id,
+        }
+        if "metadata" in body["message"]:
+            message["metadata"] = body["message"]["metadata"]
+        now_ms = int(time.time() * 1000)
+        event = {
+            "sender": {"id": page_id},
+            "recipient": {"id": psid},
+            "timestamp": now_ms,
+            "message": message,
+        }
+        raw = json.dumps(
+            {"object": "page", "entry": [{"id": page_id, "time": now_ms, "messaging": [event]}]}
+        ).encode()
+        digest = hmac.new(self._echo_secret.encode(), raw, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}
+        attempt = 0
+        async with aiohttp.ClientSession() as http:
+            while True:
+                url = self._echo_targets[attempt % len(self._echo_targets)]
+                attempt += 1
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    timeout = aiohttp.ClientTimeout(total=5)
+                    async with http.post(url, data=raw, headers=headers, timeout=timeout) as r:
+                        if r.status == 200:
+                            self.echoes_delivered += 1
+                            return
+                await asyncio.sleep(0.5)
 
     def _window_refusal(
         self, page_id: str, psid: str, body: dict[str, Any], now: datetime

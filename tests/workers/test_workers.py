@@ -12,7 +12,7 @@ from bot.ops.inbox import do_record_inbound
 from bot.rasa_client import RasaUnavailable
 from bot.workers.dispatcher import Dispatcher
 from bot.workers.loop import Wakeup
-from bot.workers.outbox import MAX_ATTEMPTS, OutboxWorker
+from bot.workers.outbox import OutboxWorker
 
 T0 = dt.datetime(2026, 11, 21, 8, 0, tzinfo=dt.UTC)
 
@@ -188,19 +188,61 @@ async def test_retryable_send_errors_are_retried_and_permanent_ones_recorded(ses
     assert [m.data["send_error"] for m in failed] == ["user blocked the page"]
 
 
-async def test_sending_gives_up_after_the_attempt_limit(sessions):
+async def test_a_platform_outage_of_hours_is_retried_through_and_delivered(sessions):
     clock = Clock()
     await record(sessions, clock)
     await dispatcher(sessions, FakeRasa([ANSWER]), clock).step()
-    sender = FakeSender([SendError("timeout", retryable=True)] * MAX_ATTEMPTS)
+    outage_ends = clock.now + dt.timedelta(hours=3)
+    sender = FakeSender([])
+
+    async def send(message: OutboundMessage) -> str:
+        if clock.now < outage_ends:
+            raise SendError("HTTP 500", retryable=True)
+        sender.sent.append(message)
+        return "p-1"
+
+    sender.send = send
     worker = OutboxWorker(
         sessions, {"sandbox": sender}, worker_id="o", lease=dt.timedelta(seconds=60), clock=clock
     )
-    for _ in range(MAX_ATTEMPTS):
-        clock.now += dt.timedelta(minutes=5)
-        assert await worker.step()
+    tries = 0
     [item] = await rows(sessions, OutboxItem)
-    assert (item.status, item.attempts) == ("failed", MAX_ATTEMPTS)
+    while item.status == "pending":
+        clock.now = max(clock.now, item.next_attempt_at)
+        assert await worker.step()
+        tries += 1
+        [item] = await rows(sessions, OutboxItem)
+    assert (item.status, item.platform_message_id, len(sender.sent)) == ("sent", "p-1", 1)
+    assert item.attempts == tries > 180  # retried at most a minute apart
+    late = item.sent_at - item.created_at
+    assert dt.timedelta(hours=3) <= late <= dt.timedelta(hours=3, minutes=1)
+    [conversation] = await rows(sessions, Conversation)
+    assert conversation.mode == "bot"  # delivered by the bot, not handed to staff
+
+
+async def test_sending_gives_up_when_the_retry_period_is_over(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    await dispatcher(sessions, FakeRasa([ANSWER]), clock).step()
+    sender = FakeSender([SendError("timeout", retryable=True)] * 1000)
+    worker = OutboxWorker(
+        sessions,
+        {"sandbox": sender},
+        worker_id="o",
+        lease=dt.timedelta(seconds=60),
+        clock=clock,
+        retry_for=dt.timedelta(hours=1),
+    )
+    [item] = await rows(sessions, OutboxItem)
+    while item.status == "pending":
+        clock.now = max(clock.now, item.next_attempt_at)
+        assert await worker.step()
+        [item] = await rows(sessions, OutboxItem)
+    assert item.status == "failed"
+    assert clock.now - item.created_at <= dt.timedelta(hours=1)
+    assert clock.now - item.created_at > dt.timedelta(minutes=58)
+    [conversation] = await rows(sessions, Conversation)
+    assert conversation.mode == "waiting_staff"
 
 
 async def test_wrong_verdict_is_recorded_and_reopens_the_question_with_its_deadline(sessions):
