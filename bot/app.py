@@ -24,7 +24,7 @@ from bot.ops.deadlines import WarningPolicy
 from bot.ops.faq import do_sync_faq
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
-from bot.web import health, keys, sandbox, webhooks
+from bot.web import health, keys, ratelimit, sandbox, webhooks
 from bot.web.console import routes as console_routes
 from bot.web.errors import error_middleware
 from bot.workers.deadlines import DeadlineSweeper, NotificationWorker, Notifier
@@ -67,9 +67,13 @@ def utc_now() -> dt.datetime:
 
 def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -> web.Application:
     """The gateway application with its background workers."""
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_middleware])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[ratelimit.middleware, error_middleware],
+    )
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
+    ratelimit.install(app, settings, clock)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
@@ -131,7 +135,12 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         )
         for n in range(OUTBOX_WORKERS):
             sender = OutboxWorker(
-                sessions, senders, worker_id=f"{me}:o{n}", lease=lease, clock=clock
+                sessions,
+                senders,
+                worker_id=f"{me}:o{n}",
+                lease=lease,
+                clock=clock,
+                retry_for=dt.timedelta(hours=settings.send_retry_hours),
             )
             tasks.append(
                 run_forever(

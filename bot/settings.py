@@ -42,8 +42,18 @@ class Settings:
     zalo_openapi_url: str = "https://openapi.zalo.me"
     zalo_oauth_url: str = "https://oauth.zaloapp.com"
     send_timeout_seconds: float = 20.0
+    send_retry_hours: float = 24.0
     token_encryption_key: str = field(default="", repr=False)
     console_secure_cookies: bool = False
+    rate_limits: bool = True
+    trusted_proxies: tuple[str, ...] = ()
+    rate_limit_login_ip: str = "10/minute"
+    rate_limit_login_user: str = "20/hour"
+    rate_limit_console: str = "1200/minute"
+    rate_limit_sandbox: str = "30/minute"
+    rate_limit_sandbox_poll: str = "600/minute"
+    rate_limit_webhook: str = "6000/minute"
+    rate_limit_webhook_rejected: str = "10/minute"
     warn_before_hours: tuple[float, ...] = (6.0, 2.0)
     window_warn_hours: float = 2.0
     deadline_sweep_seconds: float = 60.0
@@ -88,9 +98,24 @@ class Settings:
             zalo_openapi_url=get("ZALO_OPENAPI_URL", default.zalo_openapi_url).rstrip("/"),
             zalo_oauth_url=get("ZALO_OAUTH_URL", default.zalo_oauth_url).rstrip("/"),
             send_timeout_seconds=float(get("SEND_TIMEOUT_SECONDS", default.send_timeout_seconds)),
+            send_retry_hours=float(get("SEND_RETRY_HOURS", default.send_retry_hours)),
             token_encryption_key=env.get("TOKEN_ENCRYPTION_KEY") or "",
             console_secure_cookies=(env.get("CONSOLE_SECURE_COOKIES") or "").lower()
             in {"1", "true", "yes"},
+            rate_limits=(env.get("RATE_LIMITS") or "on").lower()
+            not in {"0", "false", "no", "off"},
+            trusted_proxies=tuple(_items(env.get("TRUSTED_PROXIES") or "")),
+            rate_limit_login_ip=get("RATE_LIMIT_LOGIN_IP", default.rate_limit_login_ip),
+            rate_limit_login_user=get("RATE_LIMIT_LOGIN_USER", default.rate_limit_login_user),
+            rate_limit_console=get("RATE_LIMIT_CONSOLE", default.rate_limit_console),
+            rate_limit_sandbox=get("RATE_LIMIT_SANDBOX", default.rate_limit_sandbox),
+            rate_limit_sandbox_poll=get(
+                "RATE_LIMIT_SANDBOX_POLL", default.rate_limit_sandbox_poll
+            ),
+            rate_limit_webhook=get("RATE_LIMIT_WEBHOOK", default.rate_limit_webhook),
+            rate_limit_webhook_rejected=get(
+                "RATE_LIMIT_WEBHOOK_REJECTED", default.rate_limit_webhook_rejected
+            ),
             warn_before_hours=tuple(
                 float(h) for h in _items(get("WARN_BEFORE_HOURS", "6,2")) if float(h) > 0
             ),

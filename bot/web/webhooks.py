@@ -2,7 +2,8 @@
 
 The bot's turn happens later in the dispatcher, so the platforms get their 200 within
 milliseconds. Bad requests store nothing: 403 for a wrong signature, verify token or unknown page,
-400 for a body that is not the platform's JSON, 413 (from aiohttp) for an oversized body.
+400 for a body that is not the platform's JSON, 413 (from aiohttp) for an oversized body; 429
+instead once the address has failed too often (``bot.web.ratelimit``, never a signed delivery).
 """
 
 from __future__ import annotations

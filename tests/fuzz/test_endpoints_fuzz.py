@@ -76,6 +76,9 @@ async def client(database_url: str) -> AsyncIterator[TestClient]:
             "FACEBOOK_PAGE_1_APP_SECRET": "s",
             "FACEBOOK_PAGE_1_ACCESS_TOKEN": "t",
             "FACEBOOK_GRAPH_URL": f"http://127.0.0.1:{free_port()}",
+            # every hostile body must reach its handler (tests/web/test_rate_limits.py checks
+            # the limits themselves)
+            "RATE_LIMITS": "off",
         }
     )
     async with TestClient(TestServer(create_app(settings))) as client:

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, true
 from bot.db.models import Conversation, StaffSession, StaffUser
 from bot.lib.passwords import hash_password, verify_password
 from bot.ops import staff
-from bot.web import keys
+from bot.web import keys, ratelimit
 from bot.web.body import json_body
 from bot.web.errors import json_error
 
@@ -96,6 +96,9 @@ async def login(request: web.Request) -> web.Response:
         username, password = str(body["username"]).strip(), str(body["password"])
     except (ValueError, KeyError, TypeError):
         return json_error(400, "Thiếu tên đăng nhập hoặc mật khẩu.")
+    refused = ratelimit.refuse_sign_in(request, username)
+    if refused is not None:
+        return refused
     now = request.app[keys.CLOCK]()
     async with request.app[keys.SESSIONS]() as session, session.begin():
         user = await staff.find_user(session, username)
@@ -117,6 +120,7 @@ async def login(request: web.Request) -> web.Response:
             "display_name": user.display_name,
             "role": user.role,
         }
+    ratelimit.forgive_sign_in(request, username)
     response = web.json_response({**identity, "csrf_token": csrf})
     response.set_cookie(
         COOKIE,
