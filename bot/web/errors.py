@@ -6,7 +6,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot.db.session import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         return json_error(exc.status, exc.reason)
-    except (OperationalError, InterfaceError, OSError) as exc:
-        # The database is unreachable or restarting: nothing was stored, so ask to retry
-        # (the platforms redeliver webhooks that are not answered 200).
-        log.warning(
-            "database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__
-        )
-        return web.json_response(
-            {"error": "service temporarily unavailable"},
-            status=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            # Nothing was stored, so ask to retry (the platforms redeliver webhooks that are
+            # not answered 200).
+            log.warning(
+                "database unavailable on %s %s: %s",
+                request.method,
+                request.path,
+                type(exc).__name__,
+            )
+            return web.json_response(
+                {"error": "service temporarily unavailable"},
+                status=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal error")

@@ -7,6 +7,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.db.session import is_unavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -37,8 +39,11 @@ async def run_forever(
             worked = await step()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("%s: step failed", name)
+        except Exception as exc:
+            if is_unavailable(exc):
+                log.warning("%s: database unavailable (%s)", name, type(exc).__name__)
+            else:
+                log.exception("%s: step failed", name)
             worked = False
             await asyncio.sleep(poll_seconds)
         if not worked:

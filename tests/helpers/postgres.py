@@ -46,54 +46,66 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", USER, "--", *argv] if os.geteuid() == 0 else argv
 
 
-def _throwaway_cluster() -> tuple[int, Path]:
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins:
-        raise RuntimeError("no PostgreSQL binaries found (apt-get install postgresql)")
-    bin_dir = Path(bins[-1])
-    root = Path(tempfile.mkdtemp(prefix="bot-pg-"))
-    os.chmod(root, 0o777)
-    data = root / "data"
-    subprocess.run(
-        _as_postgres(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=trust", "-E", "UTF8"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    subprocess.run(
-        _as_postgres(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(root / "log"),
-                "-o",
-                f"-p {port} -k {root} -h 127.0.0.1",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    if not _wait(port):
-        raise RuntimeError(f"throwaway PostgreSQL did not start; see {root / 'log'}")
-    return port, data
+class ThrowawayPostgres:
+    """A cluster of our own in a temporary folder, made with initdb; restartable."""
+
+    def __init__(self) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        if not bins:
+            raise RuntimeError("no PostgreSQL binaries found (apt-get install postgresql)")
+        self._bin = Path(bins[-1])
+        self.root = Path(tempfile.mkdtemp(prefix="bot-pg-"))
+        os.chmod(self.root, 0o777)
+        self.data = self.root / "data"
+        initdb = [str(self._bin / "initdb"), "-D", str(self.data), "-U", USER]
+        subprocess.run(
+            _as_postgres([*initdb, "--auth=trust", "-E", "UTF8"]),
+            check=True,
+            capture_output=True,
+        )
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self._pg_ctl("start")
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        options = f"-p {self.port} -k {self.root} -h 127.0.0.1"
+        argv = [str(self._bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log")]
+        subprocess.run(
+            _as_postgres([*argv, "-o", options, "-w", *extra, action]),
+            check=True,
+            capture_output=True,
+        )
+        if action != "stop" and not _wait(self.port):
+            raise RuntimeError(f"throwaway PostgreSQL did not start; see {self.root / 'log'}")
+
+    def url(self, database: str, driver: str = "asyncpg") -> str:
+        """A SQLAlchemy URL for ``database`` on this cluster."""
+        return f"postgresql+{driver}://{USER}@127.0.0.1:{self.port}/{database}"
+
+    def restart(self) -> None:
+        """Stop as after a crash (no clean shutdown) and start again."""
+        self._pg_ctl("restart", "-m", "immediate")
+
+    def stop(self) -> None:
+        """Stop the cluster."""
+        subprocess.run(
+            _as_postgres([str(self._bin / "pg_ctl"), "-D", str(self.data), "stop", "-m", "fast"]),
+            check=False,
+            capture_output=True,
+        )
 
 
 class PostgresServer:
     """The server tests use; ``stop`` only stops a throwaway cluster this object started."""
 
     def __init__(self) -> None:
-        self._data: Path | None = None
+        self._own: ThrowawayPostgres | None = None
         if _reachable(5432) or _start_system_cluster():
             self.port = 5432
         else:
-            self.port, self._data = _throwaway_cluster()
+            self._own = ThrowawayPostgres()
+            self.port = self._own.port
 
     def url(self, database: str, driver: str = "asyncpg") -> str:
         """A SQLAlchemy URL for ``database`` on this server."""
@@ -101,10 +113,5 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the throwaway cluster, if there is one."""
-        if self._data is not None:
-            bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-            subprocess.run(
-                _as_postgres([f"{bins[-1]}/pg_ctl", "-D", str(self._data), "stop", "-m", "fast"]),
-                check=False,
-                capture_output=True,
-            )
+        if self._own is not None:
+            self._own.stop()

@@ -106,6 +106,32 @@ async def test_rasa_down_is_retried_with_backoff_then_answered(sessions):
     assert [m.kind for m in await rows(sessions, Message)] == ["text", "answer"]
 
 
+async def test_rasa_down_for_minutes_is_retried_a_minute_apart_and_the_bot_answers(sessions):
+    clock = Clock()
+    await record(sessions, clock)
+    back_at = clock.now + dt.timedelta(minutes=8)
+    rasa = FakeRasa([])
+
+    async def turn(sender_id: str, text: str, metadata: dict) -> list[dict]:
+        rasa.calls.append((sender_id, text))
+        if clock.now < back_at:
+            raise RasaUnavailable("refused")
+        return ANSWER
+
+    rasa.turn = turn
+    worker = dispatcher(sessions, rasa, clock, escalate_after=dt.timedelta(minutes=10))
+    [job] = await rows(sessions, DispatchJob)
+    while job.status == "pending":
+        clock.now = max(clock.now, job.next_attempt_at)
+        assert await worker.step()
+        [job] = await rows(sessions, DispatchJob)
+    assert job.status == "done" and len(rasa.calls) == job.attempts > 8
+    assert clock.now - back_at <= dt.timedelta(minutes=1)
+    [conversation] = await rows(sessions, Conversation)
+    assert conversation.mode == "bot"
+    assert [m.author for m in await rows(sessions, Message)] == ["member", "bot"]
+
+
 async def test_quick_reply_payload_goes_to_rasa_instead_of_the_title(sessions):
     clock = Clock()
     await record(sessions, clock, text="Gặp cán bộ", payload="/request_human")
