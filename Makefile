@@ -1,5 +1,5 @@
 # Two commands: `make run` (the whole system on SQLite) and `make test` (every test).
-.PHONY: run test train classify evaluate check-channels report admin lint lock
+.PHONY: run test train classify evaluate check-channels report admin member retention lint lock
 
 run:
 	@bash tools/setup.sh
@@ -31,6 +31,14 @@ report:
 admin:
 	@bash tools/setup.sh
 	@.venv/bin/python -m bot.staff_command $(ARGS)
+
+member:
+	@bash tools/setup.sh
+	@.venv/bin/python -m bot.member_command $(ARGS)
+
+retention:
+	@bash tools/setup.sh
+	@.venv/bin/python -m bot.member_command retention $(ARGS)
 
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

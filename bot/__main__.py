@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from bot.app import create_app
+from bot.lib import log_privacy
 from bot.settings import Settings
 
 
@@ -17,6 +18,7 @@ def main() -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    log_privacy.install_for(settings)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
 
 

@@ -31,6 +31,7 @@ from bot.workers.deadlines import DeadlineSweeper, NotificationWorker, Notifier
 from bot.workers.dispatcher import Dispatcher
 from bot.workers.loop import Wakeup, run_forever
 from bot.workers.outbox import OutboxWorker
+from bot.workers.retention import run_retention
 from nlu.faq_source import load_dir
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         tasks.append(
             run_forever("notifier", notifier.step, notify_wakeup, settings.worker_poll_seconds)
         )
+        if settings.retention_days:
+            tasks.append(run_retention(settings, sessions, clock))
         for n in range(OUTBOX_WORKERS):
             sender = OutboxWorker(
                 sessions,

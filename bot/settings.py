@@ -13,11 +13,28 @@ from dotenv import load_dotenv
 from bot.channels.accounts import Accounts, accounts_from_env
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/bot.db"
+RETENTION_MODES = ("anonymise", "delete")
 
 
 def _items(value: str) -> list[str]:
     """The comma-separated items of ``value``, stripped, empty ones dropped."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _retention_days(value: str) -> int:
+    """``RETENTION_DAYS``: whole days, 0 to keep everything."""
+    days = int(value)
+    if days < 0:
+        raise ValueError("RETENTION_DAYS must be 0 (keep forever) or a number of days")
+    return days
+
+
+def _retention_mode(value: str) -> str:
+    """``RETENTION_MODE``: ``anonymise`` or ``delete``."""
+    mode = value.strip().lower()
+    if mode not in RETENTION_MODES:
+        raise ValueError(f"RETENTION_MODE must be one of {', '.join(RETENTION_MODES)}")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,9 @@ class Settings:
     smtp_starttls: bool = False
     alert_email_from: str = "bot@localhost"
     alert_email_to: tuple[str, ...] = ()
+    retention_days: int = 365
+    retention_mode: str = "anonymise"
+    rasa_tracker_db_url: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +151,9 @@ class Settings:
             smtp_starttls=(env.get("SMTP_STARTTLS") or "").lower() in {"1", "true", "yes"},
             alert_email_from=get("ALERT_EMAIL_FROM", default.alert_email_from),
             alert_email_to=tuple(_items(env.get("ALERT_EMAIL_TO") or "")),
+            retention_days=_retention_days(get("RETENTION_DAYS", default.retention_days)),
+            retention_mode=_retention_mode(get("RETENTION_MODE", default.retention_mode)),
+            rasa_tracker_db_url=env.get("RASA_TRACKER_DB_URL") or "",
         )
 
     def reply_target(self, channel: str, page_id: str) -> dt.timedelta:

@@ -1,0 +1,181 @@
+"""One member's data on request, and the retention sweep on demand.
+
+    make member ARGS="export facebook <page id> <user id> --out member.json"
+    make member ARGS="erase zalo <oa id> <user id>"
+    make retention ARGS="--dry-run"     # list what RETENTION_DAYS / RETENTION_MODE would forget
+    make retention                      # forget it now
+
+Export writes everything held about the member as JSON (standard output without --out).
+Erase anonymises the member's conversation (the reply ledger stays), deletes Rasa's tracker rows
+when RASA_TRACKER_DB_URL is set and records it in the audit log; erasing again does nothing.
+See docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from bot.db.migrate import upgrade
+from bot.db.session import SessionFactory, create_engine, session_factory
+from bot.ops import privacy, staff
+from bot.ops.privacy import TrackerEvents
+from bot.settings import Settings
+from bot.workers.retention import RetentionPolicy, RetentionSweeper, tracker_for
+
+CHANNELS = ("facebook", "zalo", "sandbox")
+NOTHING_HELD = "Không còn dữ liệu nào của thành viên này (chưa từng có, hoặc đã xoá)."
+
+
+def utc_now() -> dt.datetime:
+    """The real clock."""
+    return dt.datetime.now(dt.UTC)
+
+
+@asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[tuple[SessionFactory, TrackerEvents | None]]:
+    """The migrated database and Rasa's tracker store (if configured), closed afterwards."""
+    engine = create_engine(settings.database_url)
+    tracker = tracker_for(settings)
+    try:
+        await upgrade(engine)
+        yield session_factory(engine), tracker
+    finally:
+        if tracker is not None:
+            await tracker.close()
+        await engine.dispose()
+
+
+async def export(settings: Settings, channel: str, page_id: str, user_id: str) -> dict[str, Any]:
+    """Everything held about the member; empty ``conversations`` if nothing is."""
+    async with opened(settings) as (sessions, tracker), sessions() as session:
+        conversation = await privacy.find_member(session, channel, page_id, user_id)
+        found = (
+            []
+            if conversation is None
+            else [await privacy.export_member(session, conversation, tracker)]
+        )
+    return {
+        "exported_at": utc_now().isoformat(),
+        "member": {"channel": channel, "page_id": page_id, "user_id": user_id},
+        "conversations": found,
+    }
+
+
+async def erase(settings: Settings, channel: str, page_id: str, user_id: str) -> str:
+    """Erase the member's data; what was done, in Vietnamese."""
+    now = utc_now()
+    async with opened(settings) as (sessions, tracker), sessions() as session, session.begin():
+        conversation = await privacy.find_member(session, channel, page_id, user_id)
+        if conversation is None:
+            return NOTHING_HELD
+        forgotten = await privacy.do_forget(
+            session, conversation.id, mode="anonymise", now=now, tracker=tracker
+        )
+        if forgotten is None:
+            return NOTHING_HELD
+        detail = {
+            "mode": forgotten.mode,
+            "messages": forgotten.messages_emptied,
+            "tracker_events": forgotten.tracker_events_deleted,
+        }
+        await staff.do_audit(
+            session, None, "erase_member", f"conversation:{forgotten.conversation_id}", now, detail
+        )
+    tracker_note = (
+        f", {forgotten.tracker_events_deleted} sự kiện trong kho hội thoại của Rasa đã xoá"
+        if tracker is not None
+        else "; RASA_TRACKER_DB_URL chưa đặt nên kho hội thoại của Rasa không được xoá"
+    )
+    return (
+        f"Đã xoá dữ liệu của thành viên: cuộc trò chuyện {forgotten.conversation_id}, "
+        f"{forgotten.messages_emptied} tin nhắn đã làm trống{tracker_note}. "
+        "Sổ theo dõi câu hỏi được giữ lại cho báo cáo."
+    )
+
+
+async def retention(
+    settings: Settings, dry_run: bool, clock: Callable[[], dt.datetime] = utc_now
+) -> list[str]:
+    """Run the retention sweep until nothing is due (or only list what is due)."""
+    if not settings.retention_days:
+        return ["RETENTION_DAYS=0: dữ liệu được giữ vô thời hạn, không có gì để làm."]
+    policy = RetentionPolicy(settings.retention_days, settings.retention_mode)
+    action = "xoá" if policy.mode == "delete" else "ẩn danh"
+    async with opened(settings) as (sessions, tracker):
+        if dry_run:
+            async with sessions() as session:
+                due = await privacy.idle_conversations(session, policy.cutoff(clock()))
+                lines = [
+                    f"cuộc trò chuyện {c.id} ({c.channel} {c.page_id}), hoạt động cuối "
+                    f"{(await privacy.last_activity(session, c)).date().isoformat()}"
+                    for c in due
+                ]
+            return [*lines, f"Sẽ {action} {len(due)} cuộc trò chuyện (chạy thử, chưa đổi gì)."]
+        sweeper = RetentionSweeper(sessions, policy, tracker, clock)
+        total = 0
+        more = True
+        while more:
+            done, more = await sweeper.forget_batch()
+            total += len(done)
+    return [f"Đã {action} {total} cuộc trò chuyện không hoạt động quá {policy.days} ngày."]
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file already existed
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    root = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = root.add_subparsers(dest="command", required=True)
+    for name, about in (
+        ("export", "everything held about one member, as JSON"),
+        ("erase", "erase one member's data (the reply ledger stays)"),
+    ):
+        command = commands.add_parser(name, help=about)
+        command.add_argument("channel", choices=CHANNELS)
+        command.add_argument("page_id", help="the page or OA id (sandbox: sandbox)")
+        command.add_argument("user_id", help="the member's id on that page (PSID, Zalo user id)")
+        if name == "export":
+            command.add_argument("--out", type=Path, help="write to this file (mode 600)")
+    sweep = commands.add_parser("retention", help="forget idle conversations now")
+    sweep.add_argument("--dry-run", action="store_true", help="only list what is due")
+    return root
+
+
+def main() -> None:
+    """Run one command."""
+    args = parser().parse_args()
+    settings = Settings.from_env()
+    if args.command == "retention":
+        print("\n".join(asyncio.run(retention(settings, args.dry_run))))
+        return
+    member = (settings, args.channel, args.page_id, args.user_id)
+    if args.command == "erase":
+        print(asyncio.run(erase(*member)))
+        return
+    exported = asyncio.run(export(*member))
+    text = json.dumps(exported, ensure_ascii=False, indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_private(args.out, text)
+    if not exported["conversations"]:
+        print(NOTHING_HELD, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
