@@ -91,7 +91,7 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             sessions, dispatch_wakeup, settings.reply_target, clock, our_app_ids=our_apps
         )
         http = aiohttp.ClientSession()
-        rasa = RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds)
+        rasa = RasaClient(http, settings.rasa_urls, settings.rasa_timeout_seconds)
         lease = dt.timedelta(seconds=settings.lease_seconds)
         me = f"{socket.gethostname()}:{os.getpid()}"
         zalo_tokens = build_zalo_tokens(settings, sessions, http, me, clock)

@@ -156,6 +156,11 @@ class Settings:
             rasa_tracker_db_url=env.get("RASA_TRACKER_DB_URL") or "",
         )
 
+    @property
+    def rasa_urls(self) -> tuple[str, ...]:
+        """The Rasa replicas: ``RASA_URL`` may list several, comma-separated."""
+        return tuple(_items(self.rasa_url))
+
     def reply_target(self, channel: str, page_id: str) -> dt.timedelta:
         """Time to answer a question on this page (its own target or the default)."""
         hours = self.accounts.reply_target_hours(channel, page_id) or self.reply_target_hours
