@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing: the Rasa environment (.venv-rasa) and the project's (.venv), each
 # from its committed lock. Skipped when the lock has not changed since the last install.
-# With --test, also the system tools the tests need (docker-compose, Chromium, PostgreSQL).
+# With --test, also the system tools the tests need (docker-compose, Chromium, PostgreSQL,
+# Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -34,4 +35,5 @@ if [[ ${1:-} == --test ]]; then
   command -v docker-compose >/dev/null 2>&1 || install_apt docker-compose
   command -v chromium >/dev/null 2>&1 || install_apt chromium
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || install_apt postgresql
+  command -v redis-server >/dev/null 2>&1 || install_apt redis-server
 fi

@@ -66,6 +66,9 @@ def services(
         **rasa_env(),
         **extra_env,
         "ACTION_SERVER_URL": f"http://127.0.0.1:{ports.actions}/webhook",
+        # Rasa logs every member message at DEBUG and has no log filter of ours: keep it at INFO
+        # whatever LOG_LEVEL the gateway runs at (docs/privacy.md).
+        "LOG_LEVEL": "INFO",
     }
     return [
         Service(

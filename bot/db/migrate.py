@@ -7,10 +7,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Any fixed number: gateways starting together on PostgreSQL migrate one after the other.
+MIGRATION_LOCK = 720_24
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -22,12 +24,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision."""
+    """Bring the schema to the newest revision.
+
+    Processes that start at once migrate one after the other: on PostgreSQL behind a
+    transaction-scoped advisory lock, on SQLite behind the database's write lock.
+    """
 
     def _run(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            lock = text("SELECT pg_advisory_xact_lock(:key)")
+            await connection.execute(lock, {"key": MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":
+            # the driver opens no transaction for DDL by itself: take the write lock first
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
         await connection.run_sync(_run)
 
 
