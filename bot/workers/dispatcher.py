@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelSender, only_stickers
 from bot.db.models import Conversation, DispatchJob, Message
@@ -59,14 +64,12 @@ class Dispatcher:
             job_id = await claim_head_of_line(
                 session, DispatchJob, self._worker, self._now(), self._lease
             )
+            loaded = await _load(session, job_id) if job_id is not None else None
         if job_id is None:
             return False
-        async with self._sessions() as session:
-            job = await session.get(DispatchJob, job_id)
-            message = await session.get(Message, job.message_id) if job else None
-            conversation = await session.get(Conversation, job.conversation_id) if job else None
-        if job is None or message is None or conversation is None:
+        if loaded is None:
             return True
+        job, message, conversation = loaded
         if conversation.mode != "bot":
             async with self._sessions() as session, session.begin():
                 await dispatch.do_skip_job(
@@ -90,13 +93,9 @@ class Dispatcher:
             "page_id": conversation.page_id,
             "message_id": message.id,
         }
-        sender = self._senders.get(conversation.channel)
-        if sender is not None:
-            await sender.typing(conversation.page_id, conversation.user_id)
-        try:
-            result = await self._rasa.turn(str(conversation.id), text, metadata)
-        except RasaUnavailable as exc:
-            await self._rasa_failed(job, conversation, str(exc))
+        result, error = await self._ask_rasa(conversation, text, metadata)
+        if error is not None:
+            await self._rasa_failed(job, conversation, error)
             return
         turn = parse_turn(result, message.id)
         if not turn.replies:
@@ -118,6 +117,34 @@ class Dispatcher:
             self._outbox_wakeup.notify()
         else:
             log.warning("dispatch job %s: lease lost, turn not recorded", job.id)
+
+    async def _ask_rasa(
+        self, conversation: Conversation, text: str, metadata: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Rasa's answer, or the error; the typing indicator goes out meanwhile.
+
+        Typing and the turn run side by side (the member waits for the slower of the two, not
+        for both); typing is finished before anything is stored, so it never follows a reply.
+        """
+        sender = self._senders.get(conversation.channel)
+        typing = (
+            asyncio.ensure_future(sender.typing(conversation.page_id, conversation.user_id))
+            if sender is not None
+            else None
+        )
+        result: list[dict[str, Any]] = []
+        error = None
+        try:
+            result = await self._rasa.turn(str(conversation.id), text, metadata)
+        except RasaUnavailable as exc:
+            error = str(exc)
+        except BaseException:
+            if typing is not None:
+                typing.cancel()
+            raise
+        if typing is not None:
+            await typing
+        return result, error
 
     async def _without_words(self, job: DispatchJob, message: Message) -> None:
         """A sticker gets no reply; a picture, file or location goes to staff."""
@@ -149,3 +176,18 @@ class Dispatcher:
         async with self._sessions() as session, session.begin():
             await dispatch.do_complete_turn(session, job, self._worker, [holding], True, now)
         self._outbox_wakeup.notify()
+
+
+async def _load(
+    session: AsyncSession, job_id: int
+) -> tuple[DispatchJob, Message, Conversation] | None:
+    """A claimed job with its message and conversation, in one query."""
+    row = (
+        await session.execute(
+            select(DispatchJob, Message, Conversation)
+            .join(Message, Message.id == DispatchJob.message_id)
+            .join(Conversation, Conversation.id == DispatchJob.conversation_id)
+            .where(DispatchJob.id == job_id)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
