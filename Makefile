@@ -1,5 +1,5 @@
 # Two commands: `make run` (the whole system on SQLite) and `make test` (every test).
-.PHONY: run test train classify evaluate check-channels report admin member retention lint lock
+.PHONY: run test train classify evaluate check-channels report admin member retention bench lint lock
 
 run:
 	@bash tools/setup.sh
@@ -39,6 +39,11 @@ member:
 retention:
 	@bash tools/setup.sh
 	@.venv/bin/python -m bot.member_command retention $(ARGS)
+
+bench:
+	@bash tools/setup.sh
+	@.venv/bin/python -m tools.train
+	@.venv/bin/python -m bench $(ARGS)
 
 lint:
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
