@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from bench import harness
 from bench.loadgen import Connection, http_post
-from bench.machine import Sampler, cpu_seconds, memory_mb
+from bench.machine import Sampler, cpu_seconds, memory_mb, memory_summary
 from bench.report import say
 from bench.stats import latency_summary, median, ms, ratio
 from bench.webhooks import Webhooks, member_questions
@@ -267,14 +267,7 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
             )
             say(f"  sequential: {latency}")
             rates = await throughput(turns, texts, settings)
-        memory = {
-            name: {
-                "at_rest": at_rest[name],
-                "under_load_rss_max_mb": sampler.rss_max_mb[name],
-                "peak_mb": memory_mb(pid)["peak_mb"],
-            }
-            for name, pid in pids.items()
-        }
+        memory = memory_summary(at_rest, sampler, pids)
     return {
         "texts": len(texts),
         "sequential": latency,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -73,23 +72,6 @@ class Graph(FakeGraphApi):
         return self.by_psid[psid][number - 1]
 
 
-class BlackHole:
-    """A port that accepts connections and never answers: Rasa taking for ever.
-
-    The gateway's dispatch workers each wait on one message; every other message queues.
-    """
-
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-
-    def close(self) -> None:
-        """Stop listening."""
-        self._sock.close()
-
-
 def bare_service(port: int) -> Service:
     """The bare aiohttp handler as a process."""
     argv = [str(PROJECT_BIN / "python"), "-m", "bench.bare", str(port)]
@@ -142,13 +124,3 @@ async def full_stack(
 def pids(running: Running) -> dict[str, int]:
     """Process ids by service name."""
     return {name: proc.pid for name, proc in running.procs.items()}
-
-
-@contextlib.contextmanager
-def black_hole() -> Iterator[BlackHole]:
-    """A :class:`BlackHole`, closed on exit."""
-    hole = BlackHole()
-    try:
-        yield hole
-    finally:
-        hole.close()

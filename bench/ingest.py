@@ -2,7 +2,7 @@
 
 Both are separate processes driven by the same load generator with the same signed
 deliveries. The gateway stores every event before it answers; Rasa is replaced by a port that
-never answers (:class:`bench.harness.BlackHole`), so its four dispatch workers each wait on one
+never answers (``tests.helpers.proxy.BlackHole``), so its four dispatch workers each wait on one
 message and everything else queues, as it would while Rasa is slow.
 """
 
@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 
 from bench import harness
 from bench.loadgen import Run, closed_loop, open_loop
-from bench.machine import Sampler, cpu_seconds, memory_mb
+from bench.machine import Sampler, cpu_seconds, memory_mb, memory_summary
 from bench.report import say
 from bench.stats import latency_summary, median, ratio
 from bench.webhooks import Webhooks, member_questions
 from bot.db.models import Message
 from bot.db.session import create_engine
+from tests.helpers.proxy import BlackHole
 from tools.stack import free_port
 
 HOST = "127.0.0.1"
@@ -172,7 +173,7 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
     folder = harness.workdir(f"ingest-{backend}")
     say(f"ingest on {backend} (logs in {folder})")
     async with harness.Graph() as graph, harness.database(backend, folder) as database_url:
-        with harness.black_hole() as hole:
+        with BlackHole() as hole:
             ports = {"bare": free_port(), "gateway": free_port()}
             env = harness.gateway_env(graph, RASA_TIMEOUT_SECONDS="3600")
             gateway = harness.gateway_service(ports["gateway"], database_url, hole.url, env)
@@ -185,14 +186,7 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
                     await bench.warm_up()
                     rates = await bench.max_rates()
                     latency = await bench.latency(rates["median_rate"]["gateway"] / 2)
-                memory = {
-                    name: {
-                        "at_rest": at_rest[name],
-                        "under_load_rss_max_mb": sampler.rss_max_mb[name],
-                        "peak_mb": memory_mb(pid)["peak_mb"],
-                    }
-                    for name, pid in pids.items()
-                }
+                memory = memory_summary(at_rest, sampler, pids)
             stored = await count_inbound(database_url)
     p99 = latency["from_schedule"]["gateway"]["p99_ms"]
     return {

@@ -140,3 +140,17 @@ class Sampler:
     def load_range(self) -> list[float]:
         """Lowest and highest 1-minute load average seen."""
         return [min(self.load), max(self.load)] if self.load else []
+
+
+def memory_summary(
+    at_rest: dict[str, dict[str, float]], sampler: Sampler, pids: dict[str, int]
+) -> dict[str, dict[str, Any]]:
+    """Each process's memory at rest, its largest RSS under load and its peak (VmHWM)."""
+    return {
+        name: {
+            "at_rest": at_rest[name],
+            "under_load_rss_max_mb": sampler.rss_max_mb[name],
+            "peak_mb": memory_mb(pid)["peak_mb"],
+        }
+        for name, pid in pids.items()
+    }

@@ -8,7 +8,6 @@ leases expire and the others finish its work.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -30,39 +29,13 @@ from tests.faults.harness import (
 )
 from tests.helpers.databases import create_pg_database
 from tests.helpers.postgres import ThrowawayPostgres
+from tests.helpers.proxy import BlackHole
 from tools.paths import MODEL
 from tools.stack import Running, free_port
 
 pytestmark = pytest.mark.stack
 
 LEASE_SECONDS = 15  # longer than the database restart, during which echoes cannot be recorded
-
-
-class BlackHole:
-    """A server that accepts connections and never answers (a Rasa that hangs)."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._held: set[asyncio.StreamWriter] = set()
-
-    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._held.add(writer)
-        with contextlib.suppress(ConnectionError):
-            while await reader.read(65536):
-                pass
-        self._held.discard(writer)
-
-    async def __aenter__(self) -> BlackHole:
-        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._held):
-            writer.close()
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +71,9 @@ async def test_gateways_share_one_postgres_through_a_dead_worker_and_a_database_
     engine = create_engine(database_url)
     db = session_factory(engine)
     try:
-        async with BlackHole() as hanging_rasa:
+        with BlackHole() as hanging_rasa:
             # gateway-2's Rasa hangs, so its dispatchers hold leases when it is killed
-            processes.named["gateway-2"].env["RASA_URL"] = f"http://127.0.0.1:{hanging_rasa.port}"
+            processes.named["gateway-2"].env["RASA_URL"] = hanging_rasa.url
             for name in ("gateway-1", "gateway-2", "gateway-3", "actions", "rasa"):
                 await processes.start(name)
             doomed = processes.running.procs["gateway-2"].pid

@@ -1,10 +1,13 @@
-"""A TCP forwarder that a test can cut, to make a server look down and come back."""
+"""A TCP forwarder that a test can cut, to make a server look down and come back, and a port
+that never answers, to make a server hang."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
+from types import TracebackType
 
 
 class Proxy:
@@ -63,3 +66,31 @@ class Proxy:
         """Stop for good."""
         self.down()
         self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+class BlackHole:
+    """A port that takes connections and never answers (a Rasa that hangs).
+
+    It listens but never accepts: the kernel completes up to 64 connections and holds them.
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._sock.close()
+
+    def __enter__(self) -> BlackHole:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
