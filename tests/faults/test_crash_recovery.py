@@ -57,6 +57,17 @@ class FaultStack:
         return FacebookLoad([self.webhook], accepted=self.accepted, first_member=first)
 
 
+async def outage_felt(graph: FakeGraphApi, kind: str, at_least: float) -> None:
+    """Let an outage last ``at_least`` seconds, and longer until a send has met it (the workers
+    retry on their own backoff, so a short phase could pass without one)."""
+    await asyncio.sleep(at_least)
+    for _ in range(120):
+        if any(failure.kind == kind for failure in graph.injected):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no send met the {kind} outage")
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 async def fault_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -128,9 +139,9 @@ async def test_rasa_and_the_send_api_down_for_a_while_then_every_reply_goes_out_
     await asyncio.sleep(25)
     stack.graph.start_outage("500")  # the Send API fails as Rasa comes back
     stack.rasa_proxy.up()
-    await asyncio.sleep(15)
+    await outage_felt(stack.graph, "500", at_least=15)
     stack.graph.start_outage("timeout")  # then it hangs: our calls time out
-    await asyncio.sleep(10)
+    await outage_felt(stack.graph, "timeout", at_least=10)
     stack.graph.end_outage()
     await loading
     await wait_until_quiet(stack.db, stack.graph, load, within=180)
