@@ -7,30 +7,39 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.registry import build_senders, build_zalo_tokens
+from bot.db.group_commit import AsyncpgWriter, GroupCommit, table_writer
 from bot.db.migrate import upgrade
+from bot.db.receive_log import ReceiveLog, open_receive_log, receive_log_url
+from bot.db.receive_log import row as log_row
 from bot.db.session import create_engine, session_factory
-from bot.inbox import Inbox
+from bot.inbox import Inbox, RowOf
 from bot.notify.send import EmailNotifier, SmtpSettings, WebhookNotifier
+from bot.ops import deliveries
 from bot.ops.deadlines import WarningPolicy
 from bot.ops.faq import do_sync_faq
 from bot.rasa_client import RasaClient
+from bot.recent_sends import RecentSends
 from bot.settings import Settings
 from bot.web import health, keys, ratelimit, sandbox, webhooks
 from bot.web.console import routes as console_routes
 from bot.web.errors import error_middleware
 from bot.workers.deadlines import DeadlineSweeper, NotificationWorker, Notifier
+from bot.workers.deliveries import DeliveryExpander
 from bot.workers.dispatcher import Dispatcher
 from bot.workers.loop import Wakeup, run_forever
-from bot.workers.outbox import OutboxWorker
+from bot.workers.outbox import OutboxWorker, ReplySender
 from bot.workers.retention import run_retention
 from nlu.faq_source import load_dir
 
@@ -61,6 +70,34 @@ def build_notifiers(settings: Settings, http: aiohttp.ClientSession) -> dict[str
     return notifiers
 
 
+@dataclass(frozen=True)
+class DeliveryStore:
+    """Where webhook deliveries are stored as they arrive, and how."""
+
+    commits: GroupCommit
+    row_of: RowOf
+    receive_log: ReceiveLog | None
+    close: Callable[[], Awaitable[None]]
+
+
+async def open_delivery_store(database_url: str, engine: AsyncEngine) -> DeliveryStore:
+    """SQLite: the receive log beside the file; PostgreSQL: its table, written by asyncpg."""
+    log_url = receive_log_url(database_url)
+    if log_url is not None:
+        log = await open_receive_log(log_url)
+        return DeliveryStore(GroupCommit(log.write), log_row, log, log.close)
+    if engine.dialect.name == "postgresql":
+        writer = AsyncpgWriter(database_url, deliveries.TABLE)
+        return DeliveryStore(GroupCommit(writer), deliveries.received, None, writer.close)
+
+    async def nothing_to_close() -> None:
+        return None
+
+    # SQLite in memory: no file to put a log beside
+    commits = GroupCommit(table_writer(engine, deliveries.TABLE))
+    return DeliveryStore(commits, deliveries.received, None, nothing_to_close)
+
+
 def utc_now() -> dt.datetime:
     """The real clock."""
     return dt.datetime.now(dt.UTC)
@@ -83,12 +120,31 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         async with sessions() as session, session.begin():
             inserted, updated = await do_sync_faq(session, load_dir(settings.faq_dir), clock())
         log.info("FAQ store: %d inserted, %d updated", inserted, updated)
-        dispatch_wakeup, outbox_wakeup = Wakeup(), Wakeup()
+        expand_wakeup, dispatch_wakeup, outbox_wakeup = Wakeup(), Wakeup(), Wakeup()
         app[keys.OUTBOX_WAKEUP] = outbox_wakeup
         app[keys.SESSIONS] = sessions
-        our_apps = frozenset(p.app_id for p in settings.accounts.facebook.values() if p.app_id)
-        app[keys.INBOX] = Inbox(
-            sessions, dispatch_wakeup, settings.reply_target, clock, our_app_ids=our_apps
+        store = await open_delivery_store(settings.database_url, engine)
+        receive_log = store.receive_log
+        inbox = app[keys.INBOX] = Inbox(
+            sessions,
+            store.commits,
+            store.row_of,
+            expand_wakeup=expand_wakeup,
+            dispatch_wakeup=dispatch_wakeup,
+            reply_target=settings.reply_target,
+            clock=clock,
+        )
+        expander = DeliveryExpander(
+            sessions,
+            settings.accounts,
+            settings.reply_target,
+            dispatch_wakeup,
+            clock,
+            our_app_ids=frozenset(
+                page.app_id for page in settings.accounts.facebook.values() if page.app_id
+            ),
+            receive_log=receive_log,
+            settle=inbox.settle,
         )
         http = aiohttp.ClientSession()
         rasa = RasaClient(http, settings.rasa_urls, settings.rasa_timeout_seconds)
@@ -96,11 +152,18 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         me = f"{socket.gethostname()}:{os.getpid()}"
         zalo_tokens = build_zalo_tokens(settings, sessions, http, me, clock)
         senders = build_senders(settings, http, zalo_tokens, clock)
-        tasks = []
+        tasks = [
+            run_forever(
+                "webhook deliveries", expander.step, expand_wakeup, settings.worker_poll_seconds
+            )
+        ]
         if zalo_tokens is not None:
             tasks.append(
                 run_forever("zalo tokens", zalo_tokens.keep_fresh, Wakeup(), TOKEN_CHECK_SECONDS)
             )
+        retry_for = dt.timedelta(hours=settings.send_retry_hours)
+        recent = app[keys.RECENT_SENDS] = RecentSends()
+        replies = ReplySender(sessions, senders, clock=clock, retry_for=retry_for, recent=recent)
         for n in range(DISPATCH_WORKERS):
             worker = Dispatcher(
                 sessions,
@@ -110,6 +173,8 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
                 escalate_after=dt.timedelta(seconds=settings.rasa_escalate_after_seconds),
                 outbox_wakeup=outbox_wakeup,
                 senders=senders,
+                replies=replies,
+                wakeup=dispatch_wakeup,
                 clock=clock,
             )
             tasks.append(
@@ -143,7 +208,9 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
                 worker_id=f"{me}:o{n}",
                 lease=lease,
                 clock=clock,
-                retry_for=dt.timedelta(hours=settings.send_retry_hours),
+                retry_for=retry_for,
+                wakeup=outbox_wakeup,
+                recent=recent,
             )
             tasks.append(
                 run_forever(
@@ -151,6 +218,10 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
                 )
             )
         running = [asyncio.create_task(t) for t in tasks]
+        # What start-up made (the FAQ, SQLAlchemy's mappers, the model's tables) lives as long
+        # as the process: keep it out of the garbage collector's full passes, which otherwise
+        # walk it all and stall the event loop (acknowledgements) for tens of milliseconds.
+        gc.freeze()
         try:
             yield
         finally:
@@ -158,6 +229,7 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             await http.close()
+            await store.close()
             await engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)

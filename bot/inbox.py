@@ -1,55 +1,81 @@
-"""Recording webhook events for the web handlers: one transaction, then wake the workers."""
+"""What webhook handlers call to store what arrives: one delivery at a time, durably, quickly."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
-import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from typing import Any
 
-from bot.channels.base import InboundMessage, MemberEvent, PageEcho, WebhookEvent
-from bot.channels.facebook.send import outbox_id_from
+from bot.channels.base import InboundMessage
+from bot.db.group_commit import GroupCommit
 from bot.db.session import SessionFactory
-from bot.ops import echoes
-from bot.ops.inbox import Recorded, do_record_inbound
+from bot.ops.inbox import Recorded, ReplyTarget, do_record_inbound
 from bot.workers.loop import Wakeup
 
-log = logging.getLogger(__name__)
+RowOf = Callable[[str, bytes, dt.datetime], dict[str, Any]]  # (channel, body, now) -> row
 
-ReplyTarget = Callable[[str, str], dt.timedelta]  # (channel, page id) -> time to answer
-
-
-@dataclass(frozen=True)
-class Tally:
-    """What one webhook delivery changed."""
-
-    messages: int = 0
-    duplicates: int = 0
-    staff_replies: int = 0
-    confirmed_sends: int = 0
-    member_events: int = 0
-    ignored: int = 0
+RECENT_SECONDS = 0.2  # a delivery stored this recently means webhooks are arriving
 
 
 class Inbox:
-    """What webhook handlers call to store members' messages and page events durably."""
+    """Stores webhook deliveries as received (expanded later) and sandbox messages at once."""
 
     def __init__(
         self,
         sessions: SessionFactory,
-        wakeup: Wakeup,
+        received: GroupCommit,
+        row_of: RowOf,
+        *,
+        expand_wakeup: Wakeup,
+        dispatch_wakeup: Wakeup,
         reply_target: ReplyTarget,
         clock: Callable[[], dt.datetime],
-        our_app_ids: frozenset[str] = frozenset(),
     ) -> None:
         self._sessions = sessions
-        self._wakeup = wakeup
+        self._received = received
+        self._row_of = row_of
+        self._last_received = -RECENT_SECONDS
+        self._storing = 0  # deliveries waiting for their commit (their acknowledgement)
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._expand_wakeup = expand_wakeup
+        self._dispatch_wakeup = dispatch_wakeup
         self._reply_target = reply_target
         self._now = clock
-        self._our_app_ids = our_app_ids
+
+    async def receive(self, channel: str, body: bytes) -> None:
+        """Store a checked webhook body as it arrived; returns once it is committed.
+
+        Deliveries arriving together share one commit (``GroupCommit``);
+        ``bot.workers.deliveries`` expands them into messages and events right after.
+        """
+        self._storing += 1
+        self._settled.clear()
+        try:
+            await self._received.add(self._row_of(channel, body, self._now()))
+        finally:
+            self._storing -= 1
+            self._last_received = time.monotonic()
+            if not self._storing:
+                self._settled.set()
+        self._expand_wakeup.notify()
+
+    async def settle(self, within: float) -> bool:
+        """Wait (at most ``within`` seconds) until no delivery waits for its commit.
+
+        Returns whether webhooks are arriving: one still waits, or one was stored in the last
+        ``RECENT_SECONDS``.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._settled.wait()
+        return bool(self._storing) or time.monotonic() - self._last_received < RECENT_SECONDS
 
     async def record(self, inbound: InboundMessage) -> Recorded:
-        """Store one message (a no-op for a platform retry) and wake the dispatcher."""
+        """Store one message at once (a no-op for a retry) and wake the dispatcher."""
         async with self._sessions() as session, session.begin():
             recorded = await do_record_inbound(
                 session,
@@ -58,42 +84,5 @@ class Inbox:
                 reply_target=self._reply_target(inbound.channel, inbound.page_id),
             )
         if not recorded.duplicate:
-            self._wakeup.notify()
+            self._dispatch_wakeup.notify()
         return recorded
-
-    async def record_events(self, events: Sequence[WebhookEvent]) -> Tally:
-        """Store every event of one delivery in one transaction (all or nothing)."""
-        counts = dict.fromkeys(Tally.__dataclass_fields__, 0)
-        now = self._now()
-        async with self._sessions() as session, session.begin():
-            for event in events:
-                if isinstance(event, InboundMessage):
-                    recorded = await do_record_inbound(
-                        session,
-                        event,
-                        now=now,
-                        reply_target=self._reply_target(event.channel, event.page_id),
-                    )
-                    counts["duplicates" if recorded.duplicate else "messages"] += 1
-                elif isinstance(event, PageEcho):
-                    outbox_id = outbox_id_from(event.metadata)
-                    if outbox_id is not None:
-                        confirmed = await echoes.do_confirm_sent(
-                            session, outbox_id, event.platform_message_id, now
-                        )
-                        counts["confirmed_sends"] += int(confirmed)
-                    elif event.app_id in self._our_app_ids or await echoes.is_our_send(
-                        session, event
-                    ):
-                        counts["ignored"] += 1
-                    elif await echoes.do_record_staff_echo(session, event, now):
-                        counts["staff_replies"] += 1
-                elif isinstance(event, MemberEvent):
-                    counts["member_events"] += int(
-                        await echoes.do_record_member_event(session, event, now)
-                    )
-                else:
-                    counts["ignored"] += 1
-        if counts["messages"]:
-            self._wakeup.notify()
-        return Tally(**counts)

@@ -1,18 +1,22 @@
-"""The only list of channels: name -> sender, built from the settings."""
+"""The only list of channels: name -> sender, built from the settings; a webhook body's events."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
-from bot.channels.base import ChannelSender
+from bot.channels.accounts import Accounts
+from bot.channels.base import ChannelSender, WebhookEvent
 from bot.channels.facebook import CHANNEL as FACEBOOK
+from bot.channels.facebook import parse as facebook_parse
 from bot.channels.facebook.send import FacebookSender
 from bot.channels.sandbox import CHANNEL as SANDBOX
 from bot.channels.sandbox.send import SandboxSender
 from bot.channels.zalo import CHANNEL as ZALO
+from bot.channels.zalo import parse as zalo_parse
 from bot.channels.zalo.send import ZaloSender
 from bot.channels.zalo.tokens import ZaloTokens
 from bot.db.session import SessionFactory
@@ -68,3 +72,15 @@ def build_senders(
             timeout=settings.send_timeout_seconds,
         )
     return senders
+
+
+def webhook_events(channel: str, body: Any, accounts: Accounts) -> list[WebhookEvent]:
+    """The events of a webhook body (already checked as the platform's), for configured accounts.
+
+    Raises InvalidPayload for a body the channel's parser refuses.
+    """
+    if channel == FACEBOOK:
+        return [e for e in facebook_parse.parse_delivery(body) if e.page_id in accounts.facebook]
+    if channel == ZALO:
+        return zalo_parse.parse_event(body)
+    raise ValueError(f"no webhook for channel {channel}")

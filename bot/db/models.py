@@ -13,11 +13,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,6 +53,33 @@ class Base(DeclarativeBase):
     """Declarative base with constraint names that Alembic can rely on."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+class WebhookDelivery(Base):
+    """A platform's webhook delivery, stored as received before it is acknowledged.
+
+    ``bot.workers.deliveries`` turns it into messages and events and deletes it, in one
+    transaction. One that fails to expand stays, with its error, and is tried again later.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReceiveLogCursor(Base):
+    """How far a SQLite receive log (``bot.db.receive_log``) has been expanded."""
+
+    __tablename__ = "receive_log_cursors"
+
+    log_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Conversation(Base):
@@ -93,11 +122,20 @@ class Message(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+def pending_index(name: str) -> Index:
+    """(conversation_id, id) of the pending rows only: what workers claim, and few rows.
+
+    A query uses it only if it writes ``status = 'pending'`` literally (``bot.ops.sql.PENDING``).
+    """
+    pending = text("status = 'pending'")
+    return Index(name, "conversation_id", "id", postgresql_where=pending, sqlite_where=pending)
+
+
 class DispatchJob(Base):
     """A member message waiting to go to Rasa; handled in order per conversation."""
 
     __tablename__ = "dispatch_jobs"
-    __table_args__ = (Index("ix_dispatch_jobs_pending", "status", "conversation_id", "id"),)
+    __table_args__ = (pending_index("ix_dispatch_jobs_pending"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -134,7 +172,7 @@ class OutboxItem(Delivery, Base):
     """A reply written before it is sent; sent in order per conversation, with retries."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "status", "conversation_id", "id"),)
+    __table_args__ = (pending_index("ix_outbox_pending"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,18 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import await_, in_greenlet
+
+from bot.db.sqlite_driver import one_hop_dbapi
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
 # Failures that mean "the database cannot be reached right now" rather than a bug: refused or
-# dropped connections, a server starting up or shutting down, too many connections.
+# dropped connections, a server starting up or shutting down, too many connections; a SQLite
+# file locked too long or unwritable (the receive log writes with the sqlite3 module itself).
 _UNAVAILABLE = (
     OperationalError,
+    sqlite3.OperationalError,
     InterfaceError,
     OSError,
     asyncpg.PostgresConnectionError,
@@ -47,9 +55,37 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def use_wal(connection: Any, wait: float = 10.0) -> None:
+    """Switch a new SQLite connection's file to WAL mode, retrying while it is locked.
+
+    The switch needs the file to itself, and SQLite may refuse it at once with "database is
+    locked" (without calling the busy handler) while another process opening the same new file
+    does the same. The mode is kept in the file: once one connection has switched, the others
+    find it done.
+    """
+    deadline = time.monotonic() + wait
+    cursor = connection.cursor()
+    try:
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode")
+                if cursor.fetchone()[0] != "wal":
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                if in_greenlet():  # opened by the async engine: on the event loop's thread
+                    await_(asyncio.sleep(0.01))
+                else:
+                    time.sleep(0.01)
+    finally:
+        cursor.close()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    use_wal(dbapi_connection)
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -69,7 +105,11 @@ def create_engine(database_url: str) -> AsyncEngine:
         # of 5, the workers and a few webhook requests overflow it, and every overflow
         # connection is opened (a new thread, the pragmas) and closed again per session.
         engine = create_async_engine(
-            url, connect_args={"timeout": 10}, pool_size=20, hide_parameters=True
+            url,
+            module=one_hop_dbapi(),
+            connect_args={"timeout": 10},
+            pool_size=20,
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -11,7 +11,7 @@ from bot.channels.base import MemberEvent, PageEcho
 from bot.db.models import Conversation, Message, OutboxItem
 from bot.ops import ledger
 from bot.ops.inbox import get_or_create_conversation
-from bot.ops.sql import insert_ignore
+from bot.ops.sql import PENDING, insert_ignore
 
 
 async def do_confirm_sent(
@@ -64,7 +64,7 @@ async def is_our_send(session: AsyncSession, echo: PageEcho) -> bool:
             Conversation.channel == echo.channel,
             Conversation.page_id == echo.page_id,
             Conversation.user_id == echo.user_id,
-            OutboxItem.status == "pending",
+            OutboxItem.status == PENDING,
             Message.text == echo.text,
         )
     )

@@ -6,13 +6,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Exists, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.limits import text_limit
 from bot.db.models import Conversation, Message, OutboxItem
 from bot.lib.text_split import split_text
 from bot.ops import conversations, ledger
-from bot.ops.sql import failed_attempt, finish_leased
+from bot.ops.sql import PENDING, failed_attempt, finish_leased
 
 
 @dataclass(frozen=True)
@@ -26,16 +27,38 @@ class Reply:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A stored reply message and its outbox item."""
+
+    message: Message
+    item: OutboxItem
+
+
 async def do_enqueue_reply(
     session: AsyncSession, conversation: Conversation, reply: Reply, now: dt.datetime
 ) -> list[Message]:
+    """Store the reply and put it in the outbox, as ``do_queue_reply``; its messages."""
+    return [queued.message for queued in await do_queue_reply(session, conversation, reply, now)]
+
+
+async def do_queue_reply(
+    session: AsyncSession,
+    conversation: Conversation,
+    reply: Reply,
+    now: dt.datetime,
+    lease: tuple[str, dt.datetime] | None = None,
+) -> list[Queued]:
     """Store the reply as messages and put them in the outbox, in order.
 
     A text longer than the channel accepts becomes several messages (cut at paragraphs, then
-    sentences); quick replies go with the last one.
+    sentences); quick replies go with the last one. ``lease``: (worker, until) for a caller
+    that sends them itself, which keeps the order only if no earlier reply of the conversation
+    is still to be sent.
     """
+    owner, until = lease or (None, None)
     parts = split_text(reply.text, text_limit(conversation.channel)) or [""]
-    messages = []
+    queued = []
     for number, text in enumerate(parts, start=1):
         data = dict(reply.data)
         if reply.quick_replies and number == len(parts):
@@ -54,18 +77,31 @@ async def do_enqueue_reply(
         )
         session.add(message)
         await session.flush()
-        session.add(
-            OutboxItem(
-                conversation_id=conversation.id,
-                message_id=message.id,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        item = OutboxItem(
+            conversation_id=conversation.id,
+            message_id=message.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            lease_owner=owner,
+            lease_until=until,
+            created_at=now,
         )
-        messages.append(message)
-    return messages
+        session.add(item)
+        queued.append(Queued(message, item))
+    return queued
+
+
+def waiting(conversation_id: Any) -> Exists:
+    """SQL: whether a reply of the conversation (an id or a column) is still to be sent."""
+    return exists().where(
+        OutboxItem.conversation_id == conversation_id, OutboxItem.status == PENDING
+    )
+
+
+async def has_waiting(session: AsyncSession, conversation_id: int) -> bool:
+    """Whether a reply of the conversation is still to be sent."""
+    return bool(await session.scalar(_WAITING, {"conversation": conversation_id}))
 
 
 async def do_mark_sent(
@@ -90,11 +126,26 @@ async def do_mark_sent(
         },
     )
     if done:
-        message = await session.get(Message, item.message_id)
+        message = await session.scalar(
+            _SENT_MESSAGE, {"message": item.message_id, "platform_id": platform_message_id}
+        )
         if message is not None:
-            message.platform_message_id = platform_message_id
             await ledger.do_note_reply_sent(session, message, now)
     return done
+
+
+async def do_release(session: AsyncSession, item_ids: list[int], worker: str) -> None:
+    """Give up the lease on items ``worker`` has not sent; the outbox worker sends them."""
+    await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.id.in_(item_ids),
+            OutboxItem.lease_owner == worker,
+            OutboxItem.status == "pending",
+        )
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def do_mark_send_failed(
@@ -118,3 +169,15 @@ async def do_mark_send_failed(
             message.data = {**(message.data or {}), "send_error": reason[:2000]}
         await conversations.do_escalate(session, item.conversation_id, now)
     return done
+
+
+# Statements built once (as in bot.ops.sql, for the CPU), with parameters named unlike any
+# column: a parameter named after one would be SET as well.
+_WAITING = select(waiting(bindparam("conversation")))
+_SENT_MESSAGE = (
+    update(Message)
+    .where(Message.id == bindparam("message"))
+    .values(platform_message_id=bindparam("platform_id"))
+    .returning(Message)
+    .execution_options(synchronize_session=False)
+)

@@ -54,6 +54,7 @@ from bot.db.models import (
     OutboxItem,
     Question,
 )
+from bot.ops.sql import PENDING
 from bot.settings import RETENTION_MODES
 
 PSEUDONYM_PREFIX = "anon:"  # never in a platform user id (digits) or a sandbox session id
@@ -243,7 +244,7 @@ async def _empty(session: AsyncSession, conversation_id: int, now: dt.datetime) 
         session,
         DispatchJob,
         conversation_id,
-        DispatchJob.status == "pending",
+        DispatchJob.status == PENDING,
         status="skipped",
         finished_at=now,
         **void,
@@ -252,7 +253,7 @@ async def _empty(session: AsyncSession, conversation_id: int, now: dt.datetime) 
         session,
         OutboxItem,
         conversation_id,
-        OutboxItem.status == "pending",
+        OutboxItem.status == PENDING,
         status="failed",
         **void,
     )

@@ -1,9 +1,10 @@
-"""Facebook and Zalo webhooks: verify, store every event, answer at once.
+"""Facebook and Zalo webhooks: verify, store the delivery as it arrived, answer at once.
 
-The bot's turn happens later in the dispatcher, so the platforms get their 200 within
-milliseconds. Bad requests store nothing: 403 for a wrong signature, verify token or unknown page,
-400 for a body that is not the platform's JSON, 413 (from aiohttp) for an oversized body; 429
-instead once the address has failed too often (``bot.web.ratelimit``, never a signed delivery).
+Expanding it into messages (``bot.workers.deliveries``) and the bot's turn happen later, so the
+platforms get their 200 within milliseconds. Bad requests store nothing: 403 for a wrong
+signature, verify token or unknown page, 400 for a body that is not the platform's JSON, 413
+(from aiohttp) for an oversized body; 429 instead once the address has failed too often
+(``bot.web.ratelimit``, never a signed delivery).
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.base import InvalidPayload
+from bot.channels.base import Ignored, InvalidPayload, PageEcho, WebhookEvent
+from bot.channels.facebook import CHANNEL as FACEBOOK
 from bot.channels.facebook import parse as facebook_parse
 from bot.channels.facebook import verify as facebook_verify
+from bot.channels.registry import webhook_events
+from bot.channels.zalo import CHANNEL as ZALO
 from bot.channels.zalo import parse as zalo_parse
 from bot.channels.zalo import verify as zalo_verify
+from bot.recent_sends import RecentSends
 from bot.web import keys
 from bot.web.body import BadJson, parse_json
 from bot.web.errors import json_error
@@ -26,6 +31,29 @@ from bot.web.errors import json_error
 log = logging.getLogger(__name__)
 
 ZALO_MAX_AGE = dt.timedelta(hours=24)  # older signed bodies are replays (Zalo retries for ~1 h)
+
+
+async def _store(request: web.Request, channel: str, raw: bytes, body: Any) -> str | None:
+    """Store a signed body that holds events worth keeping; why not, if its events do not parse.
+
+    The body is stored as it arrived and expanded right after (``bot.workers.deliveries``);
+    one with nothing to record (read receipts, events we do not handle, echoes of our replies
+    whose send is recorded) is not stored at all.
+    """
+    try:
+        events = webhook_events(channel, body, request.app[keys.SETTINGS].accounts)
+    except InvalidPayload as exc:
+        return str(exc)
+    recent = request.app[keys.RECENT_SENDS]
+    if any(_worth_storing(event, recent) for event in events):
+        await request.app[keys.INBOX].receive(channel, raw)
+    return None
+
+
+def _worth_storing(event: WebhookEvent, recent: RecentSends) -> bool:
+    if isinstance(event, PageEcho):
+        return not recent.covers(event)
+    return not isinstance(event, Ignored)
 
 
 def _json(raw: bytes) -> Any:
@@ -66,13 +94,8 @@ async def facebook_events(request: web.Request) -> web.Response:
     if not facebook_verify.signature_ok(raw, header, {page.app_secret for page in known}):
         log.warning("facebook webhook: bad signature for pages %s", page_ids)
         return json_error(403, "signature does not match")
-    try:
-        events = facebook_parse.parse_delivery(body)
-    except InvalidPayload as exc:
-        return json_error(400, str(exc))
-    events = [e for e in events if e.page_id in accounts.facebook]
-    tally = await request.app[keys.INBOX].record_events(events)
-    log.info("facebook webhook: %s", tally)
+    if (invalid := await _store(request, FACEBOOK, raw, body)) is not None:
+        return json_error(400, invalid)
     return web.Response(text="EVENT_RECEIVED")
 
 
@@ -97,12 +120,8 @@ async def zalo_events(request: web.Request) -> web.Response:
     if not zalo_verify.timestamp_fresh(body, request.app[keys.CLOCK](), ZALO_MAX_AGE):
         log.warning("zalo webhook: stale or missing timestamp for OA %s", oa_id)
         return json_error(403, "timestamp is too old")
-    try:
-        events = zalo_parse.parse_event(body)
-    except InvalidPayload as exc:
-        return json_error(400, str(exc))
-    tally = await request.app[keys.INBOX].record_events(events)
-    log.info("zalo webhook: %s", tally)
+    if (invalid := await _store(request, ZALO, raw, body)) is not None:
+        return json_error(400, invalid)
     return web.json_response({"ok": True})
 
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelSender, only_stickers
 from bot.db.models import Conversation, DispatchJob, Message
 from bot.db.session import SessionFactory
 from bot.lib.backoff import backoff
 from bot.lib.rasa_replies import parse_turn
-from bot.ops import dispatch
+from bot.ops import dispatch, outbox
+from bot.ops.dispatch import StoredTurn
 from bot.ops.outbox import Reply
-from bot.ops.sql import claim_head_of_line
+from bot.ops.sql import claim_with_context
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.workers.loop import Wakeup
+from bot.workers.outbox import ReplySender
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,16 @@ class Dispatcher:
         outbox_wakeup: Wakeup,
         clock: Callable[[], dt.datetime],
         senders: Mapping[str, ChannelSender] | None = None,
+        replies: ReplySender | None = None,
+        wakeup: Wakeup | None = None,
     ) -> None:
+        """A dispatcher named ``worker_id`` in its leases; ``senders`` for typing indicators.
+
+        ``replies``: sends a turn's replies at once, when nothing of the conversation is still
+        waiting to be sent; without it, or when something is, the outbox worker sends them.
+        ``wakeup``: the dispatchers' own, passed on after each claim so that a backlog spreads
+        over all of them.
+        """
         self._sessions = sessions
         self._rasa = rasa
         self._worker = worker_id
@@ -57,19 +65,19 @@ class Dispatcher:
         self._outbox_wakeup = outbox_wakeup
         self._now = clock
         self._senders = senders or {}
+        self._replies = replies
+        self._wakeup = wakeup or Wakeup()
 
     async def step(self) -> bool:
         """Handle one job if one is due; True if there was one."""
         async with self._sessions() as session, session.begin():
-            job_id = await claim_head_of_line(
+            claimed = await claim_with_context(
                 session, DispatchJob, self._worker, self._now(), self._lease
             )
-            loaded = await _load(session, job_id) if job_id is not None else None
-        if job_id is None:
+        if claimed is None:
             return False
-        if loaded is None:
-            return True
-        job, message, conversation = loaded
+        self._wakeup.notify()
+        job, message, conversation = claimed
         if conversation.mode != "bot":
             async with self._sessions() as session, session.begin():
                 await dispatch.do_skip_job(
@@ -102,20 +110,9 @@ class Dispatcher:
             # Every turn of ours says something; silence means the action server failed.
             await self._rasa_failed(job, conversation, "Rasa returned no reply")
             return
-        async with self._sessions() as session, session.begin():
-            stored = await dispatch.do_complete_turn(
-                session,
-                job,
-                self._worker,
-                turn.replies,
-                turn.handoff_reason is not None,
-                self._now(),
-                turn.feedback,
-                turn.topic,
-            )
-        if stored:
-            self._outbox_wakeup.notify()
-        else:
+        if not await self._complete(
+            job, turn.replies, turn.handoff_reason is not None, turn.feedback, turn.topic
+        ):
             log.warning("dispatch job %s: lease lost, turn not recorded", job.id)
 
     async def _ask_rasa(
@@ -153,12 +150,7 @@ class Dispatcher:
         if not stickers_only:
             data = {"in_reply_to": message.id, "handoff": {"reason": "attachment"}}
             replies = [Reply("system", "holding", ATTACHMENT_TEXT, data=data)]
-        async with self._sessions() as session, session.begin():
-            await dispatch.do_complete_turn(
-                session, job, self._worker, replies, not stickers_only, self._now()
-            )
-        if replies:
-            self._outbox_wakeup.notify()
+        await self._complete(job, replies, not stickers_only)
 
     async def _rasa_failed(self, job: DispatchJob, conversation: Conversation, error: str) -> None:
         now = self._now()
@@ -173,21 +165,56 @@ class Dispatcher:
         holding = Reply(
             "system", "holding", UNREACHABLE_TEXT, data={"in_reply_to": job.message_id}
         )
+        await self._complete(job, [holding], True)
+
+    async def _complete(
+        self,
+        job: DispatchJob,
+        replies: Sequence[Reply],
+        escalate: bool,
+        feedback: str | None = None,
+        topic: str | None = None,
+    ) -> bool:
+        """Record the turn and have its replies sent; False if the job's lease was lost."""
+        now = self._now()
         async with self._sessions() as session, session.begin():
-            await dispatch.do_complete_turn(session, job, self._worker, [holding], True, now)
-        self._outbox_wakeup.notify()
+            stored = await dispatch.do_complete_turn(
+                session,
+                job,
+                self._worker,
+                replies,
+                escalate,
+                now,
+                feedback,
+                topic,
+                lease_until=None if self._replies is None else now + self._lease,
+            )
+        if stored is None:
+            return False
+        if self._replies is not None and stored.leased:
+            await self._send(self._replies, stored)
+        elif stored.replies:
+            self._outbox_wakeup.notify()
+        return True
 
+    async def _send(self, replies: ReplySender, turn: StoredTurn) -> None:
+        """Send the turn's replies, in order, while at least half their lease is left.
 
-async def _load(
-    session: AsyncSession, job_id: int
-) -> tuple[DispatchJob, Message, Conversation] | None:
-    """A claimed job with its message and conversation, in one query."""
-    row = (
-        await session.execute(
-            select(DispatchJob, Message, Conversation)
-            .join(Message, Message.id == DispatchJob.message_id)
-            .join(Conversation, Conversation.id == DispatchJob.conversation_id)
-            .where(DispatchJob.id == job_id)
-        )
-    ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+        After a failed send the rest wait for the outbox worker, behind the failed one. It is
+        woken for them, and for replies that another turn stored behind these meanwhile.
+        """
+        unsent = list(turn.replies)
+        while unsent and unsent[0].item.lease_until - self._now() >= self._lease / 2:
+            queued = unsent.pop(0)
+            sent = await replies.send(self._worker, queued.item, queued.message, turn.conversation)
+            if not sent:
+                break
+        if unsent:
+            async with self._sessions() as session, session.begin():
+                await outbox.do_release(session, [q.item.id for q in unsent], self._worker)
+            self._outbox_wakeup.notify()
+            return
+        async with self._sessions() as session:
+            waiting = await outbox.has_waiting(session, turn.conversation.id)
+        if waiting:
+            self._outbox_wakeup.notify()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,21 +14,40 @@ log = logging.getLogger(__name__)
 
 
 class Wakeup:
-    """Wakes every waiting worker; cheap to call after each commit."""
+    """Wakes one waiting worker per ``notify``; cheap to call after each commit.
+
+    A worker that finds work calls ``notify`` again (passes the baton), so a backlog spreads
+    over all the workers while a single new item wakes only one of them. A ``notify`` that
+    finds nobody waiting is kept for the next worker that waits, so none is lost.
+    """
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._kept = False
 
     def notify(self) -> None:
-        """New work is available."""
-        self._event.set()
+        """New work is available: wake one waiting worker, or the next one to wait."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._kept = True
 
     async def wait(self, seconds: float) -> None:
         """Wait for new work or until ``seconds`` have passed."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await self._event.wait()
-        self._event.clear()
+        if self._kept:
+            self._kept = False
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await waiter
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
 
 
 async def run_forever(

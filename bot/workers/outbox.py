@@ -11,46 +11,45 @@ from bot.db.models import Conversation, Message, OutboxItem
 from bot.db.session import SessionFactory
 from bot.lib.backoff import retry_time
 from bot.ops import outbox
-from bot.ops.sql import claim_head_of_line
+from bot.ops.sql import claim_with_context
+from bot.recent_sends import RecentSends
+from bot.workers.loop import Wakeup
 
 log = logging.getLogger(__name__)
 
 
-class OutboxWorker:
-    """One worker; several may run, in one or many processes."""
+class ReplySender:
+    """Sends leased outbox items through their channel and records each outcome.
+
+    The outbox worker sends through it, and so does the dispatcher for its own turns' replies.
+    """
 
     def __init__(
         self,
         sessions: SessionFactory,
         senders: Mapping[str, ChannelSender],
         *,
-        worker_id: str,
-        lease: dt.timedelta,
         clock: Callable[[], dt.datetime],
         retry_for: dt.timedelta = dt.timedelta(hours=24),
+        recent: RecentSends | None = None,
     ) -> None:
-        """``retry_for``: how long after a reply was stored a failing send is still retried."""
+        """``retry_for``: how long after a reply was stored a failing send is still retried.
+
+        ``recent``: told of each send once it is recorded (the webhook then skips its echo).
+        """
         self._sessions = sessions
         self._senders = senders
-        self._worker = worker_id
-        self._lease = lease
         self._now = clock
         self._retry_for = retry_for
+        self._recent = recent
 
-    async def step(self) -> bool:
-        """Send one due reply if there is one; True if there was one."""
-        async with self._sessions() as session, session.begin():
-            item_id = await claim_head_of_line(
-                session, OutboxItem, self._worker, self._now(), self._lease
-            )
-        if item_id is None:
-            return False
-        async with self._sessions() as session:
-            item = await session.get(OutboxItem, item_id)
-            message = await session.get(Message, item.message_id) if item else None
-            conversation = await session.get(Conversation, item.conversation_id) if item else None
-        if item is None or message is None or conversation is None:
-            return True
+    async def send(
+        self, worker: str, item: OutboxItem, message: Message, conversation: Conversation
+    ) -> bool:
+        """Send one item leased by ``worker`` and record the outcome; True if sent and recorded.
+
+        A failed send is retried later by the outbox worker, or fails for good.
+        """
         sender = self._senders.get(conversation.channel)
         try:
             if sender is None:
@@ -72,13 +71,15 @@ class OutboxWorker:
                 )
             )
         except SendError as exc:
-            await self._failed(item, exc)
-            return True
+            await self._failed(worker, item, exc)
+            return False
         async with self._sessions() as session, session.begin():
-            await outbox.do_mark_sent(session, item, self._worker, platform_id, self._now())
-        return True
+            recorded = await outbox.do_mark_sent(session, item, worker, platform_id, self._now())
+        if recorded and self._recent is not None:
+            self._recent.add(item.id, conversation.channel, platform_id)
+        return recorded
 
-    async def _failed(self, item: OutboxItem, exc: SendError) -> None:
+    async def _failed(self, worker: str, item: OutboxItem, exc: SendError) -> None:
         retry_at = None
         if exc.retryable:
             retry_at = retry_time(
@@ -95,5 +96,47 @@ class OutboxWorker:
         )
         async with self._sessions() as session, session.begin():
             await outbox.do_mark_send_failed(
-                session, item, self._worker, exc.reason, retry_at, self._now()
+                session, item, worker, exc.reason, retry_at, self._now()
             )
+
+
+class OutboxWorker:
+    """One worker; several may run, in one or many processes."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        senders: Mapping[str, ChannelSender],
+        *,
+        worker_id: str,
+        lease: dt.timedelta,
+        clock: Callable[[], dt.datetime],
+        retry_for: dt.timedelta = dt.timedelta(hours=24),
+        wakeup: Wakeup | None = None,
+        recent: RecentSends | None = None,
+    ) -> None:
+        """An outbox worker named ``worker_id`` in its leases.
+
+        ``retry_for``, ``recent``: as for ``ReplySender``. ``wakeup``: the outbox workers' own,
+        passed on after each claim so that a backlog spreads over all of them.
+        """
+        self._sessions = sessions
+        self._replies = ReplySender(
+            sessions, senders, clock=clock, retry_for=retry_for, recent=recent
+        )
+        self._worker = worker_id
+        self._lease = lease
+        self._now = clock
+        self._wakeup = wakeup or Wakeup()
+
+    async def step(self) -> bool:
+        """Send one due reply if there is one; True if there was one."""
+        async with self._sessions() as session, session.begin():
+            claimed = await claim_with_context(
+                session, OutboxItem, self._worker, self._now(), self._lease
+            )
+        if claimed is None:
+            return False
+        self._wakeup.notify()
+        await self._replies.send(self._worker, *claimed)
+        return True

@@ -27,6 +27,7 @@ from bot.db.session import SessionFactory, create_engine, session_factory
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.zalo_api import FakeZaloApi, ZaloOa
 from tests.helpers.databases import create_pg_database, drop_pg_database, sqlite_url
+from tests.helpers.deliveries import wait_until_expanded
 from tools.paths import MODEL
 from tools.stack import Ports, free_port, run_stack
 
@@ -52,6 +53,7 @@ class Channels:
     graph: FakeGraphApi
     zalo: FakeZaloApi
     db: SessionFactory
+    database_url: str
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -99,7 +101,11 @@ async def channels(
         await asyncio.to_thread(stack.__enter__)
         try:
             yield Channels(
-                f"http://127.0.0.1:{ports.gateway}", graph, zalo, session_factory(engine)
+                f"http://127.0.0.1:{ports.gateway}",
+                graph,
+                zalo,
+                session_factory(engine),
+                database_url,
             )
         finally:
             await asyncio.to_thread(stack.__exit__, None, None, None)
@@ -153,8 +159,10 @@ async def post(
         return response.status, await response.text()
 
 
-async def count_messages(db: SessionFactory, **filters: Any) -> int:
-    async with db() as session:
+async def count_messages(channels: Channels, **filters: Any) -> int:
+    """Messages stored, once the gateway has expanded every delivery it acknowledged."""
+    await wait_until_expanded(channels.database_url)
+    async with channels.db() as session:
         query = select(func.count()).select_from(Message).filter_by(**filters)
         return (await session.execute(query)).scalar_one()
 
@@ -198,7 +206,7 @@ async def test_a_batch_of_three_gets_three_replies_and_a_redelivery_none(
     acknowledged = time.monotonic() - started
     assert (status, text) == (200, "EVENT_RECEIVED")
     assert acknowledged < 2.0  # stored and answered before any bot turn (those take longer)
-    assert await count_messages(channels.db, channel="facebook", direction="in") == 3
+    assert await count_messages(channels, channel="facebook", direction="in") == 3
 
     async def replied() -> bool:
         # every member has a reply and nothing is left to send (a sensitive answer is followed
@@ -223,7 +231,7 @@ async def test_a_batch_of_three_gets_three_replies_and_a_redelivery_none(
     status, _ = await post(http, url, raw, {"X-Hub-Signature-256": facebook_signature(raw)})
     assert status == 200
     await asyncio.sleep(2.0)
-    assert await count_messages(channels.db, channel="facebook", direction="in") == 3
+    assert await count_messages(channels, channel="facebook", direction="in") == 3
     assert len(channels.graph.sent) == sent_before
 
 
@@ -231,7 +239,7 @@ async def test_bad_facebook_requests_are_refused_and_store_nothing(
     channels: Channels, http: aiohttp.ClientSession
 ):
     url = f"{channels.base_url}/webhooks/facebook"
-    before = await count_messages(channels.db)
+    before = await count_messages(channels)
     raw = facebook_now(fixture("facebook", "text"))
     forged = facebook_signature(raw, "not-the-app-secret")
     assert (await post(http, url, raw, {"X-Hub-Signature-256": forged}))[0] == 403
@@ -251,7 +259,7 @@ async def test_bad_facebook_requests_are_refused_and_store_nothing(
     assert (await post(http, url, huge, {"X-Hub-Signature-256": facebook_signature(huge)}))[
         0
     ] == 413
-    assert await count_messages(channels.db) == before
+    assert await count_messages(channels) == before
 
 
 async def test_a_bot_reply_after_24_hours_is_refused_with_a_reason(
@@ -297,6 +305,7 @@ async def test_a_reply_typed_in_business_suite_puts_staff_in_charge(
     url = f"{channels.base_url}/webhooks/facebook"
     status, _ = await post(http, url, raw, {"X-Hub-Signature-256": facebook_signature(raw)})
     assert status == 200
+    await wait_until_expanded(channels.database_url)
     member = body["entry"][0]["messaging"][0]["recipient"]["id"]
     async with channels.db() as session:
         conversation = (

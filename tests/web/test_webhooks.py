@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,8 +19,10 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.db.models import Message
+from bot.db.receive_log import ReceiveLog, receive_log_url
 from bot.settings import Settings
 from bot.web import keys
+from tests.helpers.deliveries import wait_until_expanded
 from tools.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,8 +85,10 @@ async def stored(client: TestClient) -> dict[tuple[str, str], int]:
     """Members' and staff's messages by (author, kind).
 
     The gateway's own replies are left out: its workers run meanwhile (a picture without words
-    gets a holding reply at once, whenever the dispatcher gets to it).
+    gets a holding reply at once, whenever the dispatcher gets to it). Counted once every
+    stored delivery has been expanded.
     """
+    await wait_until_expanded(client.app[keys.SETTINGS].database_url)
     async with client.app[keys.SESSIONS]() as session:
         rows = await session.execute(
             select(Message.author, Message.kind, func.count())
@@ -156,6 +161,48 @@ async def test_zalo_payloads(client, name, expected):
         assert await stored(client) == expected
 
 
+@pytest.mark.parametrize(
+    ("channel", "name", "sent_here", "stored_raw"),
+    [
+        ("facebook", "text", None, True),
+        ("facebook", "read", None, False),
+        ("facebook", "delivery", None, False),
+        ("facebook", "reaction", None, False),
+        ("facebook", "standby", None, False),
+        # our echo before its send is recorded here: kept, it may be what confirms the send
+        ("facebook", "echo_ours", None, True),
+        ("facebook", "echo_ours", (41, "facebook", "m_41"), True),
+        ("facebook", "echo_ours", (42, "facebook", "m_42"), False),  # outbox:42 recorded sent
+        ("facebook", "echo_staff", (42, "facebook", "m_42"), True),
+        ("zalo", "user_seen_message", None, False),
+        ("zalo", "oa_send_text_ours", (7, "zalo", "other"), True),
+        ("zalo", "oa_send_text_ours", (7, "zalo", "7d1f0c2b9e8a43560b1f"), False),
+    ],
+)
+async def test_deliveries_with_nothing_to_record_are_answered_but_not_stored(
+    client, monkeypatch, channel, name, sent_here, stored_raw
+):
+    if sent_here is not None:
+        client.app[keys.RECENT_SENDS].add(*sent_here)
+    inbox = client.app[keys.INBOX]
+    received: list[bytes] = []
+    receive = inbox.receive
+
+    async def counting(channel: str, body: bytes) -> None:
+        received.append(body)
+        await receive(channel, body)
+
+    monkeypatch.setattr(inbox, "receive", counting)
+    if channel == "facebook":
+        raw = fixture(channel, name)
+        response = await client.post("/webhooks/facebook", data=raw, headers=fb_headers(raw))
+    else:
+        raw = zalo_fresh(fixture(channel, name))
+        response = await client.post("/webhooks/zalo", data=raw, headers=zalo_headers(raw))
+    assert response.status == 200, await response.text()
+    assert received == ([raw] if stored_raw else [])
+
+
 async def test_facebook_refusals_store_nothing(client):
     raw = fixture("facebook", "text")
     other_page = raw.replace(PAGE.encode(), b"999999999")
@@ -201,3 +248,28 @@ async def test_zalo_refusals_store_nothing(client):
         response = await client.post("/webhooks/zalo", data=body, headers=headers)
         assert response.status == status, (body[:40], await response.text())
     assert await stored(client) == {}
+
+
+async def test_a_delivery_that_cannot_be_written_gets_503_and_is_stored_when_redelivered(
+    client, monkeypatch
+):
+    if receive_log_url(client.app[keys.SETTINGS].database_url) is None:
+        pytest.skip("the receive log is SQLite's")
+    raw = fixture("facebook", "text")
+    failing = {"left": 1}
+    real_run = ReceiveLog._run
+
+    def disk_full(self, statement, values):
+        if failing["left"]:
+            failing["left"] -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_run(self, statement, values)
+
+    monkeypatch.setattr(ReceiveLog, "_run", disk_full)
+    response = await client.post("/webhooks/facebook", data=raw, headers=fb_headers(raw))
+    assert response.status == 503  # not acknowledged: Messenger delivers it again
+    assert response.headers["Retry-After"]
+    assert await stored(client) == {}
+    response = await client.post("/webhooks/facebook", data=raw, headers=fb_headers(raw))
+    assert response.status == 200
+    assert await stored(client) == MEMBER_TEXT

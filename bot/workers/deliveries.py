@@ -1,0 +1,204 @@
+"""Expanding stored webhook deliveries into members' messages, dispatch jobs and page events.
+
+The webhook answers the platform as soon as the raw delivery is committed; this worker then
+does the rest in batches, in arrival order. Deliveries come from two places: SQLite's receive
+log (``bot.db.receive_log``), whose cursor moves in the transaction that expands its rows, and
+the ``webhook_deliveries`` table (PostgreSQL's deliveries, and on both backends the ones kept
+for another try), whose rows are deleted in the transaction that expands them.
+
+A delivery that cannot be expanded (a bug, not bad input: the webhook checked the body) rolls
+its batch back; the batch is then expanded one delivery at a time, and the failing one is kept
+in ``webhook_deliveries`` with its error and tried again later, never lost.
+
+Acknowledgements come first: before each transaction the expander waits (up to
+``SETTLE_SECONDS``) until no webhook is waiting for its commit, and while webhooks keep
+arriving it expands one delivery per transaction, so a burst is acknowledged at full speed and
+expanded in the gaps, and a backlog in batches once the burst is over. The receive log is
+pruned in those pauses (or every ``PRUNE_EVERY`` rows). On SQLite a step first looks, without
+a lock, whether anything is new: an expanding transaction holds the write lock from its start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.accounts import Accounts
+from bot.channels.registry import webhook_events
+from bot.db.receive_log import ReceiveLog
+from bot.db.session import SessionFactory, is_unavailable
+from bot.lib.backoff import backoff
+from bot.ops import deliveries
+from bot.ops.deliveries import Taken
+from bot.ops.events import Tally, do_record_events
+from bot.ops.inbox import ReplyTarget
+from bot.web.body import parse_json
+from bot.workers.loop import Wakeup
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+SETTLE_SECONDS = 0.1
+PRUNE_EVERY = 256  # receive log rows; and whenever webhooks pause
+RETRY_CAP_SECONDS = 3600.0
+
+
+class DeliveryExpander:
+    """One per gateway; gateways take turns (``lock_expansion``, ``lock_log_cursor``)."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        accounts: Accounts,
+        reply_target: ReplyTarget,
+        dispatch_wakeup: Wakeup,
+        clock: Callable[[], dt.datetime],
+        *,
+        our_app_ids: frozenset[str] = frozenset(),
+        receive_log: ReceiveLog | None = None,
+        settle: Callable[[float], Awaitable[bool]] | None = None,
+    ) -> None:
+        """``settle``: ``Inbox.settle``, to let acknowledgements go first."""
+        self._sessions = sessions
+        self._accounts = accounts
+        self._reply_target = reply_target
+        self._dispatch_wakeup = dispatch_wakeup
+        self._now = clock
+        self._our_app_ids = our_app_ids
+        self._log = receive_log
+        self._settle = settle
+        self._read_to = 0  # receive log rows up to here are expanded (or kept in the table)
+        self._pruned_to = 0
+
+    async def step(self) -> bool:
+        """Expand one batch of due deliveries; True if there was one."""
+        busy = self._settle is not None and await self._settle(SETTLE_SECONDS)
+        limit = 1 if busy else BATCH
+        receive_log = self._log
+        if receive_log is None:
+            return await self._from_table(limit)
+        # SQLite: an expanding transaction takes the database's write lock first, which the
+        # dispatchers' claims then wait for; so look for work without a lock first.
+        if await receive_log.newest_id() > self._read_to and await self._from_log(
+            receive_log, limit, busy
+        ):
+            return True
+        if not busy and self._read_to > self._pruned_to:
+            await self._prune(receive_log)
+        return await self._any_kept_due() and await self._from_table(limit)
+
+    async def _any_kept_due(self) -> bool:
+        async with self._sessions() as session:
+            return await deliveries.any_due(session, self._now())
+
+    async def _from_table(self, limit: int) -> bool:
+        taken: list[Taken] = []
+        try:
+            async with self._sessions() as session, session.begin():
+                await deliveries.lock_expansion(session)
+                taken = await deliveries.take_due(session, self._now(), limit)
+                tally = await self._expand_all(session, taken)
+        except Exception as exc:
+            if is_unavailable(exc) or not taken:
+                raise
+            self._batch_failed(taken)
+            for delivery in taken:
+                await self._table_row_alone(delivery)
+            return True
+        self._expanded(taken, tally)
+        return bool(taken)
+
+    async def _from_log(self, receive_log: ReceiveLog, limit: int, busy: bool) -> bool:
+        taken: list[Taken] = []
+        after = self._read_to
+        try:
+            async with self._sessions() as session, session.begin():
+                after = await deliveries.lock_log_cursor(session, receive_log.log_id)
+                taken = [Taken(*row, attempts=0) for row in await receive_log.read(after, limit)]
+                tally = await self._expand_all(session, taken)
+                if taken:
+                    await deliveries.do_advance_log(session, receive_log.log_id, taken[-1].id)
+        except Exception as exc:
+            if is_unavailable(exc) or not taken:
+                raise
+            self._batch_failed(taken)
+            for delivery in taken:
+                await self._log_row_alone(receive_log, delivery)
+        else:
+            self._expanded(taken, tally)
+        # past what this transaction took, or what another gateway had already expanded
+        self._read_to = max(self._read_to, taken[-1].id if taken else after)
+        caught_up = len(taken) < limit
+        if self._read_to > self._pruned_to and (
+            (caught_up and not busy) or self._read_to - self._pruned_to >= PRUNE_EVERY
+        ):
+            await self._prune(receive_log)
+        return bool(taken)
+
+    async def _prune(self, receive_log: ReceiveLog) -> None:
+        await receive_log.prune(self._read_to)
+        self._pruned_to = self._read_to
+
+    async def _expand_all(self, session: AsyncSession, taken: list[Taken]) -> Tally:
+        tally = Counter[str]()
+        for delivery in taken:
+            tally.update(dataclasses.asdict(await self._expand(session, delivery)))
+        return Tally(**tally)
+
+    async def _expand(self, session: AsyncSession, delivery: Taken) -> Tally:
+        events = webhook_events(delivery.channel, parse_json(delivery.body), self._accounts)
+        return await do_record_events(
+            session,
+            events,
+            now=delivery.received_at,
+            reply_target=self._reply_target,
+            our_app_ids=self._our_app_ids,
+        )
+
+    def _expanded(self, taken: list[Taken], tally: Tally) -> None:
+        if tally.messages:
+            self._dispatch_wakeup.notify()
+        if taken:
+            log.info("webhook deliveries: %d expanded, %s", len(taken), tally)
+
+    def _batch_failed(self, taken: list[Taken]) -> None:
+        log.warning("webhook deliveries: a batch of %d failed, one by one now", len(taken))
+        self._dispatch_wakeup.notify()
+
+    def _retry_at(self, delivery: Taken) -> dt.datetime:
+        return self._now() + backoff(delivery.attempts + 1, cap=RETRY_CAP_SECONDS)
+
+    async def _table_row_alone(self, delivery: Taken) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                await deliveries.lock_expansion(session)
+                again = await deliveries.take_due(session, self._now(), 1, only_id=delivery.id)
+                await self._expand_all(session, again)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            log.exception("webhook delivery %s: cannot be expanded, kept for later", delivery.id)
+            async with self._sessions() as session, session.begin():
+                await deliveries.do_defer(session, delivery, repr(exc), self._retry_at(delivery))
+
+    async def _log_row_alone(self, receive_log: ReceiveLog, delivery: Taken) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                if await deliveries.lock_log_cursor(session, receive_log.log_id) < delivery.id:
+                    await self._expand(session, delivery)
+                    await deliveries.do_advance_log(session, receive_log.log_id, delivery.id)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            log.exception("received delivery %s: cannot be expanded, kept for later", delivery.id)
+            async with self._sessions() as session, session.begin():
+                if await deliveries.lock_log_cursor(session, receive_log.log_id) < delivery.id:
+                    await deliveries.do_keep(
+                        session, delivery, repr(exc), self._retry_at(delivery)
+                    )
+                    await deliveries.do_advance_log(session, receive_log.log_id, delivery.id)
