@@ -82,21 +82,37 @@ class FacebookLoad:
     refusals: collections.Counter[str] = field(default_factory=collections.Counter)
     _turn: int = 0
 
-    async def member(self, http: aiohttp.ClientSession, psid: str, count: int, gap: float) -> None:
-        """One member sends ``count`` questions, ``gap`` seconds apart, each until accepted."""
-        for index in range(count):
+    async def member(
+        self,
+        http: aiohttp.ClientSession,
+        psid: str,
+        count: int,
+        gap: float,
+        until: asyncio.Event | None = None,
+    ) -> None:
+        """One member sends ``count`` questions, ``gap`` seconds apart, each until accepted,
+        and goes on writing until ``until`` is set."""
+        index = 0
+        while index < count or (until is not None and not until.is_set()):
             text = QUESTIONS[(int(psid[-3:]) + index) % len(QUESTIONS)]
             mid = f"m_fault_{psid}_{index}"
             await self._deliver(http, self._body(psid, mid, text))
             self.accepted[mid] = Delivered(psid, index, text)
+            index += 1
             await asyncio.sleep(gap)
 
-    async def run(self, members: int, count: int, gap: float) -> None:
-        """All members at once; returns when every message has been accepted."""
+    async def run(
+        self, members: int, count: int, gap: float, until: asyncio.Event | None = None
+    ) -> None:
+        """All members at once; returns when every message has been accepted.
+
+        ``until``: the members keep writing until it is set, so that faults injected meanwhile
+        always meet a load (however fast the stack or slow a restart).
+        """
         async with aiohttp.ClientSession() as http:
             await asyncio.gather(
                 *(
-                    self.member(http, f"69{self.first_member + n:014d}", count, gap)
+                    self.member(http, f"69{self.first_member + n:014d}", count, gap, until)
                     for n in range(members)
                 )
             )

@@ -78,7 +78,10 @@ async def test_gateways_share_one_postgres_through_a_dead_worker_and_a_database_
                 await processes.start(name)
             doomed = processes.running.procs["gateway-2"].pid
             load = FacebookLoad(webhooks)
-            loading = asyncio.create_task(load.run(members=12, count=5, gap=1.5))
+            faults_over = asyncio.Event()
+            loading = asyncio.create_task(
+                load.run(members=12, count=5, gap=1.5, until=faults_over)
+            )
             await asyncio.sleep(4)
             await processes.kill("gateway-2")
             async with db() as session:
@@ -92,7 +95,10 @@ async def test_gateways_share_one_postgres_through_a_dead_worker_and_a_database_
                 ).all()
             assert held, "the killed gateway held no lease; the test proves nothing"
             await asyncio.sleep(2)
-            await asyncio.to_thread(own_postgres.restart)
+            # down long enough for deliveries to meet it, then the members write on a while
+            await asyncio.to_thread(own_postgres.restart, 2.0)
+            await asyncio.sleep(2)
+            faults_over.set()
             await loading
             await wait_until_quiet(db, graph, load, within=240)
             await asyncio.sleep(LEASE_SECONDS + 1)  # nothing is sent a second time
@@ -102,7 +108,7 @@ async def test_gateways_share_one_postgres_through_a_dead_worker_and_a_database_
                 select(DispatchJob.status).where(DispatchJob.id.in_(held))
             )
             assert set(finished.all()) == {"done"}
-        assert len(load.accepted) == 60
+        assert len(load.accepted) >= 60
         # the dead gateway and the restarting database refused deliveries, with 503: never a
         # 500, and never a 429 (the rate limits do not count our own failures)
         assert "HTTP 503" in load.refusals

@@ -83,9 +83,11 @@ class ThrowawayPostgres:
         """A SQLAlchemy URL for ``database`` on this cluster."""
         return f"postgresql+{driver}://{USER}@127.0.0.1:{self.port}/{database}"
 
-    def restart(self) -> None:
-        """Stop as after a crash (no clean shutdown) and start again."""
-        self._pg_ctl("restart", "-m", "immediate")
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop as after a crash (no clean shutdown) and start again ``down_for`` seconds later."""
+        self._pg_ctl("stop", "-m", "immediate")
+        time.sleep(down_for)
+        self._pg_ctl("start")
 
     def stop(self) -> None:
         """Stop the cluster."""
