@@ -2,10 +2,11 @@
 
 Through the gateway a turn is: signed webhook POST in, stored, dispatched to Rasa (which calls
 the action server), reply stored, sent to the fake Graph API; its latency is the time the fake
-recorded the Send API call minus the time the POST was sent. The baseline is the same text
-POSTed straight to the same Rasa server's REST webhook, until its answer. Texts are real member
-questions that the model answers with one FAQ answer (probed first), so every turn through the
-gateway ends in exactly one Send API call.
+recorded the Send API call minus the time the POST was sent. Each reply's echo is delivered
+back to the webhook, as Messenger does. The baseline is the same text POSTed straight to the
+same Rasa server's REST webhook, until its answer. Texts are real member questions that the
+model answers with one FAQ answer (probed first), so every turn through the gateway ends in
+exactly one Send API call.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bench.loadgen import Connection, http_post
 from bench.machine import Sampler, cpu_seconds, memory_mb, memory_summary
 from bench.report import say
 from bench.stats import latency_summary, median, ms, ratio
-from bench.webhooks import Webhooks, member_questions
+from bench.webhooks import APP_ID, APP_SECRET, Webhooks, member_questions
 from bot.channels.limits import text_limit
 from bot.db.models import DispatchJob, Message
 from bot.db.session import create_engine
@@ -255,6 +256,9 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
         harness.full_stack(folder, database_url, graph) as (running, ports),
     ):
         pids = harness.pids(running)
+        # as Messenger does: each reply comes back to the webhook as a message_echoes event
+        webhook = f"http://{HOST}:{ports.gateway}/webhooks/facebook"
+        graph.echo_to([webhook], APP_SECRET, int(APP_ID))
         at_rest = {name: memory_mb(pid) for name, pid in pids.items()}
         texts = await probe_texts(ports.rasa, settings.texts, settings.probe_limit)
         say(f"  {len(texts)} member questions with a plain FAQ answer")
@@ -268,8 +272,10 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
             say(f"  sequential: {latency}")
             rates = await throughput(turns, texts, settings)
         memory = memory_summary(at_rest, sampler, pids)
+        echoes = {"replies_sent": len(graph.sent), "echoes_delivered": graph.echoes_delivered}
     return {
         "texts": len(texts),
+        "echoes": echoes,
         "sequential": latency,
         "throughput": rates,
         "memory": memory,

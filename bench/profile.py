@@ -1,11 +1,13 @@
 """Where the gateway's time goes: its own code, in this process, one message at a time.
 
-The webhook checks, ``Inbox.record_events``, a ``Dispatcher`` step and an ``OutboxWorker`` step
-run on a fresh database as the gateway wires them, without HTTP and with a Rasa and a channel
-sender that answer at once. For each stage and message: wall time, CPU time (all threads),
-SQL statements, time inside the database driver's execute, and for SQLite the round trips to
-aiosqlite's thread. Then a cProfile of the event loop's thread over the database stages,
-summed by package; and the time a dispatcher takes to claim a job with a backlog waiting.
+The webhook checks, ``Inbox.receive`` (storing the delivery as received), a
+``DeliveryExpander`` step (expanding it into a message and its job) and a ``Dispatcher`` step
+(which sends the turn's reply itself) run on a fresh database as the gateway wires them,
+without HTTP and with a Rasa and a channel sender that answer at once. For each stage and
+message: wall time, CPU time (all threads), SQL statements, time inside the database driver's
+execute, and for SQLite the round trips to aiosqlite's thread. Then a cProfile of the event
+loop's thread over the database stages, summed by package; and the time a dispatcher takes to
+claim a job with a backlog waiting.
 """
 
 from __future__ import annotations
@@ -28,22 +30,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench import harness
 from bench.report import say
 from bench.stats import median
-from bench.webhooks import APP_SECRET, delivery, member_questions, signature
+from bench.webhooks import APP_SECRET, delivery, facebook_env, member_questions, signature
 from bot.app import utc_now
+from bot.channels.accounts import accounts_from_env
 from bot.channels.base import OutboundMessage
 from bot.channels.facebook import parse as facebook_parse
 from bot.channels.facebook import verify as facebook_verify
+from bot.db.group_commit import GroupCommit, table_writer
 from bot.db.migrate import upgrade
 from bot.db.models import DispatchJob
 from bot.db.session import create_engine, session_factory
 from bot.inbox import Inbox
+from bot.ops import deliveries
 from bot.ops.sql import claim_head_of_line
 from bot.web.body import parse_json
+from bot.workers.deliveries import DeliveryExpander
 from bot.workers.dispatcher import Dispatcher
 from bot.workers.loop import Wakeup
-from bot.workers.outbox import OutboxWorker
+from bot.workers.outbox import OutboxWorker, ReplySender
 
-STAGES = ("webhook_checks", "store_inbound", "dispatch_turn", "send_reply", "empty_claim")
+STAGES = (
+    "webhook_checks",
+    "store_delivery",
+    "expand_delivery",
+    "dispatch_turn",
+    "empty_claim",
+)
 LEASE = dt.timedelta(seconds=60)
 ANSWER = [
     {
@@ -168,7 +180,18 @@ class Profile:
         self.counters = Counters(engine)
         sessions = self.sessions = session_factory(engine)
         now = utc_now
-        self.inbox = Inbox(sessions, Wakeup(), lambda _c, _p: dt.timedelta(hours=24), now)
+        reply_target = lambda _c, _p: dt.timedelta(hours=24)  # noqa: E731
+        self.inbox = Inbox(
+            sessions,
+            GroupCommit(table_writer(engine, deliveries.TABLE)),
+            deliveries.received,
+            expand_wakeup=Wakeup(),
+            dispatch_wakeup=Wakeup(),
+            reply_target=reply_target,
+            clock=now,
+        )
+        accounts = accounts_from_env(facebook_env("http://127.0.0.1:9"))
+        self.expander = DeliveryExpander(sessions, accounts, reply_target, Wakeup(), now)
         self.sender = InstantSender()
         senders = {"facebook": self.sender}
         self.dispatcher = Dispatcher(
@@ -180,6 +203,7 @@ class Profile:
             outbox_wakeup=Wakeup(),
             clock=now,
             senders=senders,
+            replies=ReplySender(sessions, senders, clock=now),
         )
         self.outbox = OutboxWorker(sessions, senders, worker_id="bench:o", lease=LEASE, clock=now)
         self.samples: dict[str, defaultdict[str, list[float]]] = {
@@ -217,12 +241,14 @@ class Profile:
                 raise RuntimeError("signature")
             return facebook_parse.parse_delivery(body)
 
-        events = await self.measure("webhook_checks", checks, keep)
-        await self.measure("store_inbound", lambda: self.inbox.record_events(events), keep)
+        await self.measure("webhook_checks", checks, keep)
+        await self.measure("store_delivery", lambda: self.inbox.receive("facebook", raw), keep)
+        if not await self.measure("expand_delivery", self.expander.step, keep):
+            raise RuntimeError("the expander found no delivery")
         if not await self.measure("dispatch_turn", self.dispatcher.step, keep):
             raise RuntimeError("the dispatcher found no job")
-        if not await self.measure("send_reply", self.outbox.step, keep):
-            raise RuntimeError("the outbox found no reply")
+        if await self.outbox.step():
+            raise RuntimeError("the dispatcher left its reply to the outbox")
         if await self.measure("empty_claim", self.dispatcher.step, keep):
             raise RuntimeError("the dispatcher found a job it should not have")
 
@@ -237,7 +263,9 @@ class Profile:
             psid = f"backlog-{number % settings.backlog_members}"
             stamp = int(time.time() * 1000)
             raw = delivery(psid, f"m_backlog_{number}", texts[number % len(texts)], stamp)
-            await self.inbox.record_events(facebook_parse.parse_delivery(parse_json(raw)))
+            await self.inbox.receive("facebook", raw)
+        while await self.expander.step():
+            pass
         result: dict[str, Any] = {"pending_jobs": settings.backlog}
         result["claim_ms"] = await self._time_claims()
         if analyze:

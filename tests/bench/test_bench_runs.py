@@ -114,14 +114,15 @@ def test_profile(tmp_path: Path):
         stages = backend["stages_median"]
         assert set(stages) == {
             "webhook_checks",
-            "store_inbound",
+            "store_delivery",
+            "expand_delivery",
             "dispatch_turn",
-            "send_reply",
             "empty_claim",
         }
         for stage in stages.values():
             assert all(figure(value) for value in stage.values())
-        assert stages["store_inbound"]["statements"] > 0
+        assert stages["store_delivery"]["statements"] > 0
+        assert stages["expand_delivery"]["statements"] > 0
         assert backend["replies_sent"] > 0
         assert backend["event_loop_thread_by_package_pct"]
         assert figure(backend["claim_with_backlog"]["claim_ms"])
