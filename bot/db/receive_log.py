@@ -3,8 +3,13 @@
 SQLite lets one transaction at a time write a database file. Sharing the main file, a
 webhook's acknowledgement would wait for whichever worker is writing (expanding deliveries,
 storing a turn, marking a send), and SQLite's busy handler polls in steps of up to 100 ms.
-The log file has one writer: a thread of its own with a plain ``sqlite3`` connection, which
-writes each group of deliveries in one transaction and one hop from the event loop.
+The log file is written with a plain ``sqlite3`` connection, each group of deliveries in one
+transaction, on the event loop's own thread: in WAL mode with ``synchronous=NORMAL`` a commit
+is a few writes to the operating system's cache and no ``fsync``, cheaper than a hand-off to
+a thread, which also has to win the GIL back from a busy loop (that wait made the
+acknowledgements' tail). The inline connection never waits for a lock: when another writer
+holds the file (a prune, or another gateway sharing it), the group goes to a thread of the
+log's own that waits its turn.
 
 Rows get ids that only grow (``AUTOINCREMENT``), in commit order (one writer at a time), so a
 cursor in the main database says which rows are expanded; it moves in the same transaction as
@@ -83,20 +88,33 @@ def _stamp(value: dt.datetime) -> str:
 
 
 class ReceiveLog:
-    """One open receive log: written by its own thread, read and pruned by the expander."""
+    """One open receive log, read and pruned by the expander.
 
-    def __init__(self, engine: AsyncEngine, log_id: str) -> None:
+    Written on the event loop with ``inline`` (a connection that never waits for a lock), or
+    on the log's thread when another writer holds the file.
+    """
+
+    def __init__(self, engine: AsyncEngine, log_id: str, inline: sqlite3.Connection) -> None:
         self.engine = engine
         self.log_id = log_id
         self._path = str(engine.url.database)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="receive-log")
-        self._connection: sqlite3.Connection | None = None
+        self._inline = inline
+        self._patient: sqlite3.Connection | None = None  # the thread's; waits for the lock
         self._closed = False
 
     async def write(self, rows: list[dict[str, Any]]) -> None:
         """Append ``rows`` (made by ``row``) in one transaction; returns once committed."""
         values = [(r["channel"], r["body"], _stamp(r["received_at"])) for r in rows]
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._run, _INSERT, values)
+        try:
+            _run(self._inline, _INSERT, values)
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # any of the BUSY codes
+                raise
+        await asyncio.get_running_loop().run_in_executor(
+            self._thread, self._run_patiently, _INSERT, values
+        )
 
     async def prune(self, up_to: int) -> None:
         """Delete the rows up to ``up_to`` (expanded: the main database's cursor is past them).
@@ -105,7 +123,7 @@ class ReceiveLog:
         for the writer (a passive checkpoint, from the expander's connection).
         """
         await asyncio.get_running_loop().run_in_executor(
-            self._thread, self._run, _PRUNE, [(up_to,)]
+            self._thread, self._run_patiently, _PRUNE, [(up_to,)]
         )
         async with self.engine.connect() as connection:
             await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
@@ -127,36 +145,49 @@ class ReceiveLog:
             return list(await connection.execute(query))
 
     async def close(self) -> None:
-        """Close the writer's connection and the engine (again: nothing)."""
+        """Close the writers' connections and the engine (again: nothing)."""
         if self._closed:
             return
         self._closed = True
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
+        self._inline.close()
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close_patient)
         self._thread.shutdown()
         await self.engine.dispose()
 
-    def _run(self, statement: str, values: list[tuple[Any, ...]]) -> None:
-        if self._connection is None:
-            self._connection = sqlite3.connect(self._path, timeout=10, isolation_level=None)
-            use_wal(self._connection)
-            self._connection.execute("PRAGMA synchronous=NORMAL")
-            # No checkpoint in the middle of a commit (a stall of tens of milliseconds on the
-            # acknowledgement path); ``prune`` checkpoints from another connection instead.
-            self._connection.execute("PRAGMA wal_autocheckpoint=0")
-        connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.executemany(statement, values)
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
+    def _run_patiently(self, statement: str, values: list[tuple[Any, ...]]) -> None:
+        if self._patient is None:
+            self._patient = _connect(self._path, timeout=10)
+        _run(self._patient, statement, values)
 
-    def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def _close_patient(self) -> None:
+        if self._patient is not None:
+            self._patient.close()
+            self._patient = None
+
+
+def _connect(path: str, timeout: float) -> sqlite3.Connection:
+    """A writer's connection; ``timeout``: how long a statement waits for another writer."""
+    connection = sqlite3.connect(
+        path, timeout=timeout, isolation_level=None, check_same_thread=False
+    )
+    use_wal(connection)
+    connection.execute("PRAGMA synchronous=NORMAL")
+    # No checkpoint in the middle of a commit (a stall of tens of milliseconds on the
+    # acknowledgement path); ``prune`` checkpoints from another connection instead.
+    connection.execute("PRAGMA wal_autocheckpoint=0")
+    return connection
+
+
+def _run(connection: sqlite3.Connection, statement: str, values: list[tuple[Any, ...]]) -> None:
+    """``statement`` for each of ``values``, in one transaction."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany(statement, values)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
 
 async def open_receive_log(url: str) -> ReceiveLog:
@@ -169,4 +200,5 @@ async def open_receive_log(url: str) -> ReceiveLog:
         if log_id is None:
             log_id = str(uuid.uuid4())
             await connection.execute(IDENTITY.insert().values(log_id=log_id))
-    return ReceiveLog(engine, log_id)
+    inline = await asyncio.to_thread(_connect, str(engine.url.database), 0)
+    return ReceiveLog(engine, log_id, inline)

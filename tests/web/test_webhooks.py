@@ -18,8 +18,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from bot.app import create_app
+from bot.db import receive_log
 from bot.db.models import Message
-from bot.db.receive_log import ReceiveLog, receive_log_url
+from bot.db.receive_log import receive_log_url
 from bot.settings import Settings
 from bot.web import keys
 from tests.helpers.deliveries import wait_until_expanded
@@ -257,15 +258,17 @@ async def test_a_delivery_that_cannot_be_written_gets_503_and_is_stored_when_red
         pytest.skip("the receive log is SQLite's")
     raw = fixture("facebook", "text")
     failing = {"left": 1}
-    real_run = ReceiveLog._run
+    real_run = receive_log._run
 
-    def disk_full(self, statement, values):
+    def disk_full(connection, statement, values):
         if failing["left"]:
             failing["left"] -= 1
-            raise sqlite3.OperationalError("database or disk is full")
-        return real_run(self, statement, values)
+            full = sqlite3.OperationalError("database or disk is full")
+            full.sqlite_errorcode = sqlite3.SQLITE_FULL  # as sqlite3 sets it
+            raise full
+        return real_run(connection, statement, values)
 
-    monkeypatch.setattr(ReceiveLog, "_run", disk_full)
+    monkeypatch.setattr(receive_log, "_run", disk_full)
     response = await client.post("/webhooks/facebook", data=raw, headers=fb_headers(raw))
     assert response.status == 503  # not acknowledged: Messenger delivers it again
     assert response.headers["Retry-After"]

@@ -1,0 +1,86 @@
+"""The SQLite receive log commits on the event loop when the file is free, and never makes the
+loop wait for another writer's lock."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import receive_log
+from bot.db.receive_log import RECEIVED, ReceiveLog, open_receive_log, receive_log_url
+from tests.helpers.databases import sqlite_url
+
+T0 = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def log(tmp_path):
+    url = receive_log_url(sqlite_url(tmp_path))
+    assert url is not None
+    opened = await open_receive_log(url)
+    yield opened
+    await opened.close()
+
+
+async def bodies(log: ReceiveLog) -> list[bytes]:
+    async with log.engine.connect() as connection:
+        return list((await connection.execute(select(RECEIVED.c.body))).scalars())
+
+
+async def test_a_write_on_a_free_log_commits_on_the_event_loops_thread(log, monkeypatch):
+    threads = []
+    real_run = receive_log._run
+
+    def run(connection, statement, values):
+        threads.append(threading.get_ident())
+        return real_run(connection, statement, values)
+
+    monkeypatch.setattr(receive_log, "_run", run)
+    await log.write([receive_log.row("facebook", b"mot", T0), receive_log.row("zalo", b"hai", T0)])
+    assert threads == [threading.get_ident()]  # no hand-off to a thread
+    assert await bodies(log) == [b"mot", b"hai"]
+
+
+async def test_a_write_while_another_writer_holds_the_log_waits_off_the_loop(log):
+    holder = sqlite3.connect(str(log.engine.url.database), timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another gateway sharing the file, say
+        holder.execute(
+            "INSERT INTO received (channel, body, received_at) VALUES (?, ?, ?)",
+            ("zalo", b"x", "2026-11-22 08:00:00.000000"),
+        )
+        writing = asyncio.create_task(log.write([receive_log.row("facebook", b"mot", T0)]))
+        latest = 0.0
+        for _ in range(20):  # the loop keeps turning while the write waits
+            before = time.monotonic()
+            await asyncio.sleep(0.02)
+            latest = max(latest, time.monotonic() - before)
+        assert latest < 1.0, f"the event loop stood still for {latest:.1f} s"
+        assert not writing.done()  # it waits for the lock, it does not fail
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    await writing
+    assert await bodies(log) == [b"x", b"mot"]  # committed once, after the other writer's row
+
+
+async def test_a_failure_other_than_a_busy_file_is_raised_and_nothing_is_written(log, monkeypatch):
+    calls = []
+
+    def full(connection, statement, values):
+        calls.append(statement)
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise error
+
+    monkeypatch.setattr(receive_log, "_run", full)
+    with pytest.raises(sqlite3.OperationalError):
+        await log.write([receive_log.row("facebook", b"mot", T0)])
+    assert len(calls) == 1  # not tried again on the thread
+    assert await bodies(log) == []
