@@ -84,7 +84,7 @@ def receive_log_url(database_url: str) -> str | None:
 
 def _stamp(value: dt.datetime) -> str:
     """A UTC time as SQLAlchemy stores it in SQLite (read back by ``UTCDateTime``)."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class ReceiveLog:

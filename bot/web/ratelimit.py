@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -183,6 +184,15 @@ def client_key(peer: str | None, forwarded: Iterable[str], trusted: tuple[IpNetw
     return str(address)
 
 
+@functools.lru_cache(maxsize=4096)
+def _peer_key(peer: str | None) -> str:
+    """``client_key`` of a request without ``X-Forwarded-For``: its peer alone decides.
+
+    Kept per address: parsing one costs more than the rest of the limiter.
+    """
+    return client_key(peer, (), ())
+
+
 def username_key(username: str) -> str:
     """A username as a bucket key: hashed, so its size is bounded and logs do not name it."""
     return "user:" + hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()[:16]
@@ -263,6 +273,8 @@ class RateLimiter:
                     "gateway runs behind a proxy, or every client shares the proxy's limits)",
                     request.remote,
                 )
+        if not forwarded:
+            return _peer_key(request.remote)
         return client_key(request.remote, forwarded, self._trusted)
 
     def refusal(self, group: Group, key: str, wait: float) -> web.Response:

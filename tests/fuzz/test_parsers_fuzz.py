@@ -16,6 +16,7 @@ from bot.channels.facebook import verify as facebook_verify
 from bot.channels.sandbox.parse import InvalidSandboxMessage, parse_message
 from bot.channels.zalo import parse as zalo_parse
 from bot.channels.zalo import verify as zalo_verify
+from bot.web.body import _clean, parse_json
 
 FUZZ = settings(
     max_examples=300,
@@ -134,3 +135,36 @@ def test_signature_checks_answer_true_or_false(raw, header):
         body = {}
     if isinstance(body, dict):
         assert zalo_verify.signature_ok(raw, header, body, "secret") in (True, False)
+
+
+any_text = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None))
+odd_values = st.recursive(
+    st.none() | st.integers() | any_text,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_in(item)]
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in [key, *strings_in(item)]]
+    return []
+
+
+@FUZZ
+@given(odd_values, st.booleans(), st.sampled_from(["utf-8", "utf-16", "utf-32-le"]))
+def test_bodies_come_back_storable_whichever_way_they_were_written(value, ascii, encoding):
+    """NULs and lone surrogates, escaped or raw, in any JSON encoding: parse_json returns
+    every string storable, as the full walk over the body would (its fast path included)."""
+    raw = json.dumps(value, ensure_ascii=ascii).encode(encoding, "surrogatepass")
+    parsed = parse_json(raw)
+    for text in strings_in(parsed):
+        assert "\x00" not in text
+        text.encode("utf-8")  # no lone surrogate left
+    assert parsed == _clean(json.loads(raw))
