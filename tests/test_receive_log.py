@@ -84,3 +84,21 @@ async def test_a_failure_other_than_a_busy_file_is_raised_and_nothing_is_written
         await log.write([receive_log.row("facebook", b"mot", T0)])
     assert len(calls) == 1  # not tried again on the thread
     assert await bodies(log) == []
+
+
+async def test_an_extended_busy_code_also_sends_the_group_to_the_logs_thread(log, monkeypatch):
+    threads = []
+    real_run = receive_log._run
+
+    def recovering_once(connection, statement, values):
+        threads.append(threading.get_ident())
+        if len(threads) == 1:
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = sqlite3.SQLITE_BUSY_RECOVERY  # 261: BUSY in its low byte
+            raise error
+        return real_run(connection, statement, values)
+
+    monkeypatch.setattr(receive_log, "_run", recovering_once)
+    await log.write([receive_log.row("facebook", b"mot", T0)])
+    assert threads[0] == threading.get_ident() != threads[1]
+    assert await bodies(log) == [b"mot"]  # written once, by the log's thread

@@ -110,7 +110,7 @@ class ReceiveLog:
             _run(self._inline, _INSERT, values)
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # any of the BUSY codes
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:  # any BUSY code
                 raise
         await asyncio.get_running_loop().run_in_executor(
             self._thread, self._run_patiently, _INSERT, values

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import hmac
 import json
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -116,6 +118,22 @@ class FacebookLoad:
                     for n in range(members)
                 )
             )
+
+    @contextlib.asynccontextmanager
+    async def during(self, members: int, count: int, gap: float) -> AsyncIterator[None]:
+        """The members write while the block runs (faults injected in it always meet a load),
+        and on leaving it until each has sent ``count``; if the block fails, they stop."""
+        over = asyncio.Event()
+        loading = asyncio.create_task(self.run(members, count, gap, until=over))
+        try:
+            yield
+        except BaseException:
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
+            raise
+        over.set()
+        await loading
 
     async def _deliver(self, http: aiohttp.ClientSession, raw: bytes) -> None:
         digest = hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()

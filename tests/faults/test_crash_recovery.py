@@ -112,14 +112,11 @@ async def fault_stack(
 async def test_killing_each_process_mid_load_loses_and_repeats_nothing(fault_stack: FaultStack):
     stack = fault_stack
     load = stack.load()
-    faults_over = asyncio.Event()
-    loading = asyncio.create_task(load.run(members=8, count=6, gap=1.5, until=faults_over))
-    for name in ("gateway-1", "actions", "rasa"):
-        await asyncio.sleep(2.5)
-        await stack.processes.kill(name)
-        await stack.processes.start(name)
-    faults_over.set()
-    await loading
+    async with load.during(members=8, count=6, gap=1.5):
+        for name in ("gateway-1", "actions", "rasa"):
+            await asyncio.sleep(2.5)
+            await stack.processes.kill(name)
+            await stack.processes.start(name)
     await wait_until_quiet(stack.db, stack.graph, load, within=240)
     await asyncio.sleep(LEASE_SECONDS + 1)  # a reply claimed by a dead worker is not resent
     await assert_each_answered_once_in_order(stack.db, stack.graph, load)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -168,3 +169,18 @@ def test_bodies_come_back_storable_whichever_way_they_were_written(value, ascii,
         assert "\x00" not in text
         text.encode("utf-8")  # no lone surrogate left
     assert parsed == _clean(json.loads(raw))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'"\xed\xa0\x80"', "?"),  # a lone surrogate's raw UTF-8 bytes (decoded surrogatepass)
+        (b'"\\uDBFF!"', "?!"),  # an escape in upper case
+        (b'\xef\xbb\xbf"\\u0000x"', "x"),  # a byte order mark, then a NUL
+        (b'{"\\u0000k": "v"}', {"k": "v"}),  # a NUL in a key
+        (b'"a\\\\u0000"', "a\\u0000"),  # an escaped backslash: no NUL at all
+        (b'"vi\\u1ec7t \\ud83d\\ude00"', "vi\u1ec7t \U0001f600"),  # a well-formed pair stays
+    ],
+)
+def test_bodies_that_a_shortcut_could_get_wrong_are_cleaned(raw, expected):
+    assert parse_json(raw) == expected
