@@ -66,8 +66,11 @@ async def opened(settings: Settings) -> AsyncIterator[tuple[SessionFactory, Trac
 async def expand_acknowledged(settings: Settings, sessions: SessionFactory) -> None:
     """Expand the deliveries the gateways have acknowledged but not expanded yet.
 
-    So a member's newest messages are exported or erased too, not expanded back after.
+    So a member's newest messages are exported or erased too, not expanded back after. Not
+    without any page or OA configured: the expander would drop what it cannot attribute.
     """
+    if not settings.accounts.facebook and not settings.accounts.zalo:
+        return
     log_url = receive_log_url(settings.database_url)
     log = await open_receive_log(log_url) if log_url is not None else None
     try:

@@ -155,6 +155,10 @@ async def test_erase_reaches_a_message_acknowledged_but_not_yet_expanded(
         f"FACEBOOK_PAGE_{data.PAGE}_ACCESS_TOKEN": "token",
     }
     member = ["facebook", data.PAGE, newcomer]
+    # run without the gateway's configuration, the command leaves the delivery alone
+    bare = {"DATABASE_URL": database_url}
+    status, stdout, _ = await member_command(["export", *member], tmp_path, bare)
+    assert status == 0 and json.loads(stdout)["conversations"] == []
 
     status, stdout, stderr = await member_command(["erase", *member], tmp_path, env)
     assert status == 0, stderr
