@@ -86,6 +86,16 @@ async def do_defer(
     )
 
 
+async def do_drop_received_before(session: AsyncSession, cutoff: dt.datetime) -> int:
+    """Delete the deliveries received before ``cutoff`` and still not expanded; how many.
+
+    For the retention period: such a delivery has failed to expand ever since (a bug, kept
+    for another try) or waited behind a backlog that long, and holds a member's words.
+    """
+    dropped = await session.execute(delete(TABLE).where(TABLE.c.received_at < cutoff))
+    return int(dropped.rowcount or 0)
+
+
 async def lock_log_cursor(session: AsyncSession, log_id: str) -> int:
     """``lock_expansion`` for SQLite's receive log, and its cursor, in one statement.
 

@@ -1,7 +1,9 @@
-"""The retention sweep: conversations idle for ``RETENTION_DAYS`` are anonymised or deleted.
+"""The retention sweep: what is older than ``RETENTION_DAYS`` is forgotten.
 
-It runs in every gateway process (hourly) and from ``make retention``; the claim in
-``bot.ops.privacy.do_forget`` lets several run at once without doing anything twice.
+Conversations idle that long are anonymised or deleted; webhook deliveries received before
+then and still not expanded are deleted. It runs in every gateway process (hourly) and from
+``make retention``; the claim in ``bot.ops.privacy.do_forget`` lets several run at once
+without doing anything twice.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.db.session import SessionFactory
-from bot.ops import privacy, staff
+from bot.ops import deliveries, privacy, staff
 from bot.ops.privacy import Forgotten, TrackerEvents
 from bot.settings import Settings
 from bot.workers.loop import Wakeup, run_forever
@@ -54,6 +56,7 @@ class RetentionSweeper:
         """Forget one batch of due conversations: what was done, and whether more may be due."""
         now = self._now()
         cutoff = self._policy.cutoff(now)
+        await self._drop_old_deliveries(now, cutoff)
         async with self._sessions() as session:
             due = [c.id for c in await privacy.idle_conversations(session, cutoff, BATCH)]
         done = []
@@ -74,6 +77,20 @@ class RetentionSweeper:
                 sum(f.tracker_events_deleted for f in done),
             )
         return more
+
+    async def _drop_old_deliveries(self, now: dt.datetime, cutoff: dt.datetime) -> None:
+        """Webhook deliveries still not expanded after the retention period go too."""
+        async with self._sessions() as session, session.begin():
+            dropped = await deliveries.do_drop_received_before(session, cutoff)
+            if dropped:
+                detail = {"deliveries": dropped, "days": self._policy.days}
+                await staff.do_audit(session, None, "retention", "webhook_deliveries", now, detail)
+        if dropped:
+            log.warning(
+                "retention: %d webhook deliveries older than %d days deleted unexpanded",
+                dropped,
+                self._policy.days,
+            )
 
     async def _forget(
         self, conversation_id: int, now: dt.datetime, cutoff: dt.datetime

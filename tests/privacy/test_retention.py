@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from bot.app import create_app
 from bot.db.models import (
@@ -23,8 +23,10 @@ from bot.db.models import (
     Message,
     Notification,
     OutboxItem,
+    WebhookDelivery,
 )
 from bot.db.session import SessionFactory, create_engine, session_factory
+from bot.ops.deliveries import received
 from bot.ops.privacy import PSEUDONYM_PREFIX
 from bot.settings import Settings
 from bot.workers.retention import RetentionPolicy, RetentionSweeper
@@ -242,3 +244,21 @@ def test_retention_settings():
         except ValueError:
             continue
         raise AssertionError(f"{bad} accepted")
+
+
+async def test_deliveries_unexpanded_past_the_retention_period_are_deleted(sessions):
+    now = dt.datetime.now(dt.UTC)
+    old = received("facebook", f"Số tôi {data.PHONE}".encode(), now - dt.timedelta(days=400))
+    old.update(attempts=9, last_error="a bug", next_attempt_at=now + dt.timedelta(hours=1))
+    recent = received("facebook", b"tuan truoc", now - dt.timedelta(days=7))
+    async with sessions() as session, session.begin():
+        await session.execute(insert(WebhookDelivery), [old, recent])
+    await sweep_all(sweeper(sessions, "anonymise", now).step)
+    async with sessions() as session:
+        kept = (await session.execute(select(WebhookDelivery.body))).scalars().all()
+        [audit] = (await session.execute(select(AuditEntry))).scalars()
+    assert kept == [b"tuan truoc"]
+    assert (audit.action, audit.target) == ("retention", "webhook_deliveries")
+    assert audit.detail == {"deliveries": 1, "days": 365}
+    await sweep_all(sweeper(sessions, "anonymise", now).step)  # again: nothing more to do
+    assert await count(sessions, AuditEntry) == 1
