@@ -134,11 +134,15 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             reply_target=settings.reply_target,
             clock=clock,
         )
-        expander = DeliveryExpander.from_settings(
-            settings,
+        expander = DeliveryExpander(
             sessions,
+            settings.accounts,
+            settings.reply_target,
             dispatch_wakeup,
             clock,
+            our_app_ids=frozenset(
+                page.app_id for page in settings.accounts.facebook.values() if page.app_id
+            ),
             receive_log=receive_log,
             settle=inbox.settle,
         )

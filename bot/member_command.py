@@ -5,7 +5,6 @@
     make retention ARGS="--dry-run"     # list what RETENTION_DAYS / RETENTION_MODE would forget
     make retention                      # forget it now
 
-Each first expands the webhook deliveries the gateways have acknowledged but not expanded yet.
 Export writes everything held about the member as JSON (standard output without --out).
 Erase anonymises the member's conversation (the reply ledger stays), deletes Rasa's tracker rows
 when RASA_TRACKER_DB_URL is set and records it in the audit log; erasing again does nothing.
@@ -26,13 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.db.migrate import upgrade
-from bot.db.receive_log import open_receive_log, receive_log_url
 from bot.db.session import SessionFactory, create_engine, session_factory
 from bot.ops import privacy, staff
 from bot.ops.privacy import TrackerEvents
 from bot.settings import Settings
-from bot.workers.deliveries import DeliveryExpander
-from bot.workers.loop import Wakeup
 from bot.workers.retention import RetentionPolicy, RetentionSweeper, tracker_for
 
 CHANNELS = ("facebook", "zalo", "sandbox")
@@ -46,41 +42,16 @@ def utc_now() -> dt.datetime:
 
 @asynccontextmanager
 async def opened(settings: Settings) -> AsyncIterator[tuple[SessionFactory, TrackerEvents | None]]:
-    """The migrated database and Rasa's tracker store (if configured), closed afterwards.
-
-    Every delivery acknowledged so far is expanded first (``expand_acknowledged``).
-    """
+    """The migrated database and Rasa's tracker store (if configured), closed afterwards."""
     engine = create_engine(settings.database_url)
     tracker = tracker_for(settings)
     try:
         await upgrade(engine)
-        sessions = session_factory(engine)
-        await expand_acknowledged(settings, sessions)
-        yield sessions, tracker
+        yield session_factory(engine), tracker
     finally:
         if tracker is not None:
             await tracker.close()
         await engine.dispose()
-
-
-async def expand_acknowledged(settings: Settings, sessions: SessionFactory) -> None:
-    """Expand the deliveries the gateways have acknowledged but not expanded yet.
-
-    So a member's newest messages are exported or erased too, not expanded back after. Not
-    without any page or OA configured: the expander would drop what it cannot attribute.
-    """
-    if not settings.accounts.facebook and not settings.accounts.zalo:
-        return
-    log_url = receive_log_url(settings.database_url)
-    log = await open_receive_log(log_url) if log_url is not None else None
-    try:
-        expander = DeliveryExpander.from_settings(
-            settings, sessions, Wakeup(), utc_now, receive_log=log
-        )
-        await expander.catch_up()
-    finally:
-        if log is not None:
-            await log.close()
 
 
 async def export(settings: Settings, channel: str, page_id: str, user_id: str) -> dict[str, Any]:

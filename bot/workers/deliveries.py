@@ -37,7 +37,6 @@ from bot.ops import deliveries
 from bot.ops.deliveries import Taken
 from bot.ops.events import Tally, do_record_events
 from bot.ops.inbox import ReplyTarget
-from bot.settings import Settings
 from bot.web.body import parse_json
 from bot.workers.loop import Wakeup
 
@@ -75,37 +74,6 @@ class DeliveryExpander:
         self._settle = settle
         self._read_to = 0  # receive log rows up to here are expanded (or kept in the table)
         self._pruned_to = 0
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        sessions: SessionFactory,
-        dispatch_wakeup: Wakeup,
-        clock: Callable[[], dt.datetime],
-        *,
-        receive_log: ReceiveLog | None = None,
-        settle: Callable[[float], Awaitable[bool]] | None = None,
-    ) -> DeliveryExpander:
-        """The expander for the configured accounts (our own Facebook apps' echoes known)."""
-        our_apps = frozenset(
-            page.app_id for page in settings.accounts.facebook.values() if page.app_id
-        )
-        return cls(
-            sessions,
-            settings.accounts,
-            settings.reply_target,
-            dispatch_wakeup,
-            clock,
-            our_app_ids=our_apps,
-            receive_log=receive_log,
-            settle=settle,
-        )
-
-    async def catch_up(self) -> None:
-        """Expand every delivery due now (one kept for a later try stays kept)."""
-        while await self.step():
-            pass
 
     async def step(self) -> bool:
         """Expand one batch of due deliveries; True if there was one."""

@@ -9,7 +9,6 @@ import stat
 
 from sqlalchemy import select
 
-from bot.app import open_delivery_store
 from bot.db.models import AuditEntry, Conversation, DispatchJob, Message, OutboxItem
 from bot.member_command import NOTHING_HELD
 from bot.ops.privacy import PSEUDONYM_PREFIX
@@ -126,51 +125,6 @@ async def test_erase_forgets_the_member_once_and_the_report_stays(
     assert status == 0 and json.loads(stdout)["conversations"] == []
     assert stderr.strip() == NOTHING_HELD
     assert await dump(sessions) == before
-
-
-async def test_erase_reaches_a_message_acknowledged_but_not_yet_expanded(
-    sessions, database_url, tmp_path
-):
-    """The gateway answered 200 for the member's message and was stopped before expanding it
-    (on SQLite it waits in the receive log, on PostgreSQL in ``webhook_deliveries``)."""
-    newcomer = "6999999999999999"
-    event = {
-        "sender": {"id": newcomer},
-        "recipient": {"id": data.PAGE},
-        "timestamp": 1_763_798_400_000,
-        "message": {"mid": "m_unexpanded", "text": f"Số tôi {data.PHONE}"},
-    }
-    entry = {"id": data.PAGE, "time": 1_763_798_400_000, "messaging": [event]}
-    raw = json.dumps({"object": "page", "entry": [entry]}).encode()
-    store = await open_delivery_store(database_url, sessions.kw["bind"])
-    try:
-        await store.commits.add(store.row_of("facebook", raw, dt.datetime.now(dt.UTC)))
-    finally:
-        await store.close()
-    env = {
-        "DATABASE_URL": database_url,
-        "FACEBOOK_VERIFY_TOKEN": "vt",
-        "FACEBOOK_PAGES": data.PAGE,
-        f"FACEBOOK_PAGE_{data.PAGE}_APP_SECRET": "secret",
-        f"FACEBOOK_PAGE_{data.PAGE}_ACCESS_TOKEN": "token",
-    }
-    member = ["facebook", data.PAGE, newcomer]
-    # run without the gateway's configuration, the command leaves the delivery alone
-    bare = {"DATABASE_URL": database_url}
-    status, stdout, _ = await member_command(["export", *member], tmp_path, bare)
-    assert status == 0 and json.loads(stdout)["conversations"] == []
-
-    status, stdout, stderr = await member_command(["erase", *member], tmp_path, env)
-    assert status == 0, stderr
-    assert stdout.startswith("Đã xoá dữ liệu của thành viên: cuộc trò chuyện ")
-    async with sessions() as session:
-        [convo] = (await session.execute(select(Conversation))).scalars()
-        assert convo.user_id.startswith(PSEUDONYM_PREFIX)
-        assert set((await session.execute(select(Message.text))).scalars()) == {""}
-    # nothing is left to bring the message back
-    status, stdout, _ = await member_command(["export", *member], tmp_path, env)
-    assert status == 0 and json.loads(stdout)["conversations"] == []
-    assert data.PHONE not in await dump(sessions)
 
 
 async def test_retention_on_demand_with_a_dry_run_first(sessions, database_url, tmp_path):
