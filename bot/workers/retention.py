@@ -81,6 +81,9 @@ class RetentionSweeper:
     async def _drop_old_deliveries(self, now: dt.datetime, cutoff: dt.datetime) -> None:
         """Webhook deliveries still not expanded after the retention period go too."""
         async with self._sessions() as session, session.begin():
+            # after any expansion under way (PostgreSQL: rows taken in another order could
+            # deadlock; SQLite: the write lock)
+            await deliveries.lock_expansion(session)
             dropped = await deliveries.do_drop_received_before(session, cutoff)
             if dropped:
                 detail = {"deliveries": dropped, "days": self._policy.days}
