@@ -86,6 +86,12 @@ async def do_defer(
     )
 
 
+async def any_received_before(session: AsyncSession, cutoff: dt.datetime) -> bool:
+    """Whether a delivery received before ``cutoff`` is still in the table, without a lock."""
+    found = select(TABLE.c.id).where(TABLE.c.received_at < cutoff).limit(1)
+    return (await session.execute(found)).first() is not None
+
+
 async def do_drop_received_before(session: AsyncSession, cutoff: dt.datetime) -> int:
     """Delete the deliveries received before ``cutoff`` and still not expanded; how many.
 

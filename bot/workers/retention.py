@@ -79,7 +79,14 @@ class RetentionSweeper:
         return more
 
     async def _drop_old_deliveries(self, now: dt.datetime, cutoff: dt.datetime) -> None:
-        """Webhook deliveries still not expanded after the retention period go too."""
+        """Webhook deliveries still not expanded after the retention period go too.
+
+        Looked for without a lock first: every batch of the sweep comes here, and the lock
+        holds up expansion (on SQLite every writer).
+        """
+        async with self._sessions() as session:
+            if not await deliveries.any_received_before(session, cutoff):
+                return
         async with self._sessions() as session, session.begin():
             # after any expansion under way (PostgreSQL: rows taken in another order could
             # deadlock; SQLite: the write lock)
