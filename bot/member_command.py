@@ -7,7 +7,9 @@
 
 Export writes everything held about the member as JSON (standard output without --out).
 Erase anonymises the member's conversation (the reply ledger stays), deletes Rasa's tracker rows
-when RASA_TRACKER_DB_URL is set and records it in the audit log; erasing again does nothing.
+when RASA_TRACKER_DB_URL is set and records it in the audit log; erasing again finds nothing.
+Deliveries acknowledged before the erasure and not expanded yet are expanded without the
+member's events.
 See docs/privacy.md.
 """
 
@@ -26,7 +28,7 @@ from typing import Any
 
 from bot.db.migrate import upgrade
 from bot.db.session import SessionFactory, create_engine, session_factory
-from bot.ops import privacy, staff
+from bot.ops import deliveries, erasures, privacy, staff
 from bot.ops.privacy import TrackerEvents
 from bot.settings import Settings
 from bot.workers.retention import RetentionPolicy, RetentionSweeper, tracker_for
@@ -71,9 +73,15 @@ async def export(settings: Settings, channel: str, page_id: str, user_id: str) -
 
 
 async def erase(settings: Settings, channel: str, page_id: str, user_id: str) -> str:
-    """Erase the member's data; what was done, in Vietnamese."""
+    """Erase the member's data; what was done, in Vietnamese.
+
+    Also for the member's deliveries not expanded yet: the erasure is recorded first, with
+    expansion held off until it commits (``bot.ops.erasures``).
+    """
     now = utc_now()
     async with opened(settings) as (sessions, tracker), sessions() as session, session.begin():
+        await deliveries.lock_expansion(session)
+        await erasures.do_record(session, channel, page_id, user_id, now)
         conversation = await privacy.find_member(session, channel, page_id, user_id)
         if conversation is None:
             return NOTHING_HELD

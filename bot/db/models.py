@@ -82,6 +82,22 @@ class ReceiveLogCursor(Base):
     last_id: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Erasure(Base):
+    """A member erased, for the deliveries received before and not expanded yet.
+
+    It holds a salted hash of the member's channel, page and user id, never the id itself, and
+    lasts only until no delivery received before it waits (``bot.ops.erasures``).
+    """
+
+    __tablename__ = "erasures"
+    __table_args__ = (Index("ix_erasures_erased_at", "erased_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+    erased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class Conversation(Base):
     """One member on one page of one channel. ``mode`` is bot, waiting_staff or staff."""
 

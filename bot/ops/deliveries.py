@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningDelete
 
 from bot.db.models import ReceiveLogCursor, WebhookDelivery
+from bot.ops import erasures
 
 # Any fixed number: on PostgreSQL one gateway at a time expands, so messages keep arrival order.
 EXPANSION_LOCK = 720_25
@@ -34,6 +35,12 @@ class Taken:
     body: bytes
     received_at: dt.datetime
     attempts: int
+    # the newest erasure, read after taking the expansion lock (``bot.ops.erasures``)
+    latest_erasure: dt.datetime | None = None
+
+    def may_hold_erased(self) -> bool:
+        """Whether a member was erased since this delivery arrived."""
+        return self.latest_erasure is not None and self.latest_erasure >= self.received_at
 
 
 def received(channel: str, body: bytes, now: dt.datetime) -> dict[str, Any]:
@@ -102,15 +109,17 @@ async def do_drop_received_before(session: AsyncSession, cutoff: dt.datetime) ->
     return int(dropped.rowcount or 0)
 
 
-async def lock_log_cursor(session: AsyncSession, log_id: str) -> int:
-    """``lock_expansion`` for SQLite's receive log, and its cursor, in one statement.
+async def lock_log_cursor(session: AsyncSession, log_id: str) -> tuple[int, dt.datetime | None]:
+    """``lock_expansion`` for SQLite's receive log, its cursor and the newest erasure.
 
     The cursor is the id of the last row of receive log ``log_id`` that is expanded (0: none
     yet). The update changes nothing; like ``lock_expansion`` it takes the write lock, also
-    when the cursor has no row yet.
+    when the cursor has no row yet, and so reads the erasures committed before it.
     """
-    found = await session.execute(_LOCK_CURSOR, {"b_log": log_id})
-    return found.scalar_one_or_none() or 0
+    found = (await session.execute(_LOCK_CURSOR, {"b_log": log_id})).first()
+    if found is None:  # the log's first expansion
+        return 0, (await session.execute(select(erasures.LATEST))).scalar_one()
+    return found[0], found[1]
 
 
 async def do_advance_log(session: AsyncSession, log_id: str, last_id: int) -> None:
@@ -137,19 +146,22 @@ _LOCK_CURSOR = (
     update(_CURSORS)
     .where(_CURSORS.c.log_id == bindparam("b_log"))
     .values(last_id=_CURSORS.c.last_id)
-    .returning(_CURSORS.c.last_id)
+    .returning(_CURSORS.c.last_id, erasures.LATEST)
 )
 
 
 @functools.cache
-def _take(one: bool) -> ReturningDelete[tuple[int, str, bytes, dt.datetime, int]]:
+def _take(
+    one: bool,
+) -> ReturningDelete[tuple[int, str, bytes, dt.datetime, int, dt.datetime | None]]:
     column = TABLE.c
     due = select(column.id).where(column.next_attempt_at <= bindparam("b_now"))
     if one:
         due = due.where(column.id == bindparam("b_id"))
     due = due.order_by(column.id).limit(bindparam("b_limit"))
     taken = (column.id, column.channel, column.body, column.received_at, column.attempts)
-    return delete(TABLE).where(column.id.in_(due)).returning(*taken)
+    # read after ``lock_expansion``: PostgreSQL's statement snapshot sees a committed erasure
+    return delete(TABLE).where(column.id.in_(due)).returning(*taken, erasures.LATEST)
 
 
 @functools.cache

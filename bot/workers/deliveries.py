@@ -33,7 +33,7 @@ from bot.channels.registry import webhook_events
 from bot.db.receive_log import ReceiveLog
 from bot.db.session import SessionFactory, is_unavailable
 from bot.lib.backoff import backoff
-from bot.ops import deliveries
+from bot.ops import deliveries, erasures
 from bot.ops.deliveries import Taken
 from bot.ops.events import Tally, do_record_events
 from bot.ops.inbox import ReplyTarget
@@ -46,6 +46,7 @@ BATCH = 100
 SETTLE_SECONDS = 0.1
 PRUNE_EVERY = 256  # receive log rows; and whenever webhooks pause
 RETRY_CAP_SECONDS = 3600.0
+ERASURES_CHECK = dt.timedelta(minutes=1)
 
 
 class DeliveryExpander:
@@ -74,9 +75,23 @@ class DeliveryExpander:
         self._settle = settle
         self._read_to = 0  # receive log rows up to here are expanded (or kept in the table)
         self._pruned_to = 0
+        self._erasures_checked_at = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     async def step(self) -> bool:
-        """Expand one batch of due deliveries; True if there was one."""
+        """Expand one batch of due deliveries; True if there was one.
+
+        With nothing to expand (on SQLite, the receive log expanded to its newest row), now
+        and then forget the erasures that no waiting delivery needs (``bot.ops.erasures``).
+        """
+        if await self._expand_some():
+            return True
+        now = self._now()
+        if now >= self._erasures_checked_at + ERASURES_CHECK:
+            self._erasures_checked_at = now
+            await self._forget_erasures(now)
+        return False
+
+    async def _expand_some(self) -> bool:
         busy = self._settle is not None and await self._settle(SETTLE_SECONDS)
         limit = 1 if busy else BATCH
         receive_log = self._log
@@ -91,6 +106,15 @@ class DeliveryExpander:
         if not busy and self._read_to > self._pruned_to:
             await self._prune(receive_log)
         return await self._any_kept_due() and await self._from_table(limit)
+
+    async def _forget_erasures(self, now: dt.datetime) -> None:
+        async with self._sessions() as session:
+            if not await erasures.any_needed_by_none(session, now):
+                return
+        async with self._sessions() as session, session.begin():
+            await deliveries.lock_expansion(session)
+            forgotten = await erasures.do_forget_needed_by_none(session, now)
+        log.info("erasures: %d no longer needed, deleted", forgotten)
 
     async def _any_kept_due(self) -> bool:
         async with self._sessions() as session:
@@ -118,8 +142,11 @@ class DeliveryExpander:
         after = self._read_to
         try:
             async with self._sessions() as session, session.begin():
-                after = await deliveries.lock_log_cursor(session, receive_log.log_id)
-                taken = [Taken(*row, attempts=0) for row in await receive_log.read(after, limit)]
+                after, erased = await deliveries.lock_log_cursor(session, receive_log.log_id)
+                taken = [
+                    Taken(*row, attempts=0, latest_erasure=erased)
+                    for row in await receive_log.read(after, limit)
+                ]
                 tally = await self._expand_all(session, taken)
                 if taken:
                     await deliveries.do_advance_log(session, receive_log.log_id, taken[-1].id)
@@ -152,6 +179,17 @@ class DeliveryExpander:
 
     async def _expand(self, session: AsyncSession, delivery: Taken) -> Tally:
         events = webhook_events(delivery.channel, parse_json(delivery.body), self._accounts)
+        if delivery.may_hold_erased():
+            kept = erasures.without_erased(
+                events, await erasures.since(session, delivery.received_at)
+            )
+            if len(kept) < len(events):
+                log.info(
+                    "webhook delivery %s: %d events of erased members left out",
+                    delivery.id,
+                    len(events) - len(kept),
+                )
+            events = kept
         return await do_record_events(
             session,
             events,
@@ -189,15 +227,19 @@ class DeliveryExpander:
     async def _log_row_alone(self, receive_log: ReceiveLog, delivery: Taken) -> None:
         try:
             async with self._sessions() as session, session.begin():
-                if await deliveries.lock_log_cursor(session, receive_log.log_id) < delivery.id:
-                    await self._expand(session, delivery)
+                after, erased = await deliveries.lock_log_cursor(session, receive_log.log_id)
+                if after < delivery.id:
+                    await self._expand(
+                        session, dataclasses.replace(delivery, latest_erasure=erased)
+                    )
                     await deliveries.do_advance_log(session, receive_log.log_id, delivery.id)
         except Exception as exc:
             if is_unavailable(exc):
                 raise
             log.exception("received delivery %s: cannot be expanded, kept for later", delivery.id)
             async with self._sessions() as session, session.begin():
-                if await deliveries.lock_log_cursor(session, receive_log.log_id) < delivery.id:
+                after, _ = await deliveries.lock_log_cursor(session, receive_log.log_id)
+                if after < delivery.id:
                     await deliveries.do_keep(
                         session, delivery, repr(exc), self._retry_at(delivery)
                     )

@@ -221,7 +221,8 @@ async def log_rows(receive_log) -> list[int]:
 
 async def cursor(sessions, receive_log) -> int:
     async with sessions() as session:
-        return await deliveries.lock_log_cursor(session, receive_log.log_id)
+        last_id, _ = await deliveries.lock_log_cursor(session, receive_log.log_id)
+        return last_id
 
 
 async def test_the_sqlite_receive_log_is_expanded_in_order_then_pruned(

@@ -1,0 +1,178 @@
+"""An erasure also reaches the member's deliveries acknowledged but not expanded yet.
+
+On both databases: ``make member ARGS="erase …"`` as a real process between a delivery's
+acknowledgement and its expansion, then the expander as the gateway wires it (on SQLite with
+the receive log beside the file).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+from bot.channels.base import Ignored, InboundMessage, MemberEvent, PageEcho
+from bot.db.models import Erasure, WebhookDelivery
+from bot.db.receive_log import ReceiveLog, open_receive_log, receive_log_url
+from bot.db.receive_log import row as log_row
+from bot.db.session import SessionFactory
+from bot.member_command import NOTHING_HELD
+from bot.ops import deliveries, erasures
+from bot.workers.deliveries import ERASURES_CHECK, DeliveryExpander
+from tests.privacy.commands import member_command
+from tests.privacy.test_retention import count, dump
+from tests.workers.test_deliveries import PAGE, expander, member_texts
+
+ERASED = "6100000000000001"
+OTHER = "6100000000000002"
+SECRET_WORDS = "Tôi là Hoa, số 0912 345 678, công ty nợ lương"
+
+
+def delivery(*events: tuple[str, str, str]) -> bytes:
+    """A Messenger delivery with a text message for each (psid, mid, text)."""
+    messaging = [
+        {
+            "sender": {"id": psid},
+            "recipient": {"id": PAGE},
+            "timestamp": 1_763_798_400_000,
+            "message": {"mid": mid, "text": text},
+        }
+        for psid, mid, text in events
+    ]
+    entry = {"id": PAGE, "time": 1_763_798_400_000, "messaging": messaging}
+    return json.dumps({"object": "page", "entry": [entry]}).encode()
+
+
+class Gateway:
+    """Stores deliveries as the webhook does and expands them as the gateway's worker does."""
+
+    def __init__(self, sessions: SessionFactory, log: ReceiveLog | None) -> None:
+        self.sessions = sessions
+        self.log = log
+        self.expander: DeliveryExpander = expander(sessions, now, receive_log=log)
+
+    async def acknowledge(self, raw: bytes) -> None:
+        if self.log is not None:
+            await self.log.write([log_row("facebook", raw, now())])
+            return
+        async with self.sessions() as session, session.begin():
+            row = deliveries.received("facebook", raw, now())
+            await session.execute(insert(deliveries.TABLE), row)
+
+    async def expand_all(self) -> None:
+        while await self.expander.step():
+            pass
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def gateway(sessions: SessionFactory, database_url: str) -> Gateway:
+    log_url = receive_log_url(database_url)
+    return Gateway(sessions, None if log_url is None else await open_receive_log(log_url))
+
+
+async def erase(database_url: str, tmp_path: Path) -> str:
+    args = ["erase", "facebook", PAGE, ERASED]
+    status, stdout, stderr = await member_command(args, tmp_path, {"DATABASE_URL": database_url})
+    assert status == 0, stderr
+    return stdout.strip()
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-expansion", "later-expansion"])
+async def test_a_delivery_acknowledged_before_the_erasure_is_expanded_without_the_member(
+    sessions, database_url, tmp_path, first
+):
+    gw = await gateway(sessions, database_url)
+    try:
+        if not first:  # SQLite: the receive log's cursor is there (another statement reads it)
+            await gw.acknowledge(delivery((OTHER, "m0", "xin chao")))
+            await gw.expand_all()
+        await gw.acknowledge(
+            delivery((ERASED, "m1", SECRET_WORDS), (OTHER, "m2", "luong toi thieu vung 1"))
+        )
+        assert await erase(database_url, tmp_path) == NOTHING_HELD  # nothing expanded yet
+        await gw.acknowledge(delivery((ERASED, "m3", "cho hoi lai")))  # writes again, after
+        await gw.expand_all()
+    finally:
+        if gw.log is not None:
+            await gw.log.close()
+    assert await member_texts(sessions) == [
+        *([] if first else [(OTHER, "xin chao")]),
+        (OTHER, "luong toi thieu vung 1"),
+        (ERASED, "cho hoi lai"),
+    ]
+    assert SECRET_WORDS not in await dump(sessions)
+
+
+async def test_a_kept_delivery_is_expanded_without_a_member_erased_since(
+    sessions, database_url, tmp_path
+):
+    raw = delivery((ERASED, "m1", SECRET_WORDS), (OTHER, "m2", "nghi phep"))
+    async with sessions() as session, session.begin():  # kept after a failed expansion
+        kept = deliveries.received("facebook", raw, now() - dt.timedelta(hours=2))
+        await session.execute(insert(deliveries.TABLE), {**kept, "attempts": 3})
+    assert await erase(database_url, tmp_path) == NOTHING_HELD
+    gw = await gateway(sessions, database_url)
+    try:
+        await gw.expand_all()
+    finally:
+        if gw.log is not None:
+            await gw.log.close()
+    assert await member_texts(sessions) == [(OTHER, "nghi phep")]
+    assert SECRET_WORDS not in await dump(sessions)
+    assert await count(sessions, WebhookDelivery) == 0
+
+
+async def test_an_erasure_is_forgotten_once_no_waiting_delivery_needs_it(sessions):
+    erased_at = now()
+    async with sessions() as session, session.begin():
+        await erasures.do_record(session, "facebook", PAGE, ERASED, erased_at)
+        old = deliveries.received("facebook", delivery((OTHER, "m1", "hi")), erased_at)
+        later = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)  # kept, not due for a long time
+        await session.execute(insert(deliveries.TABLE), {**old, "next_attempt_at": later})
+
+    clock = Clock(erased_at)
+    worker = expander(sessions, clock)
+    assert await worker.step() is False
+    assert await count(sessions, Erasure) == 1  # within KEEP_AT_LEAST
+    clock.now += erasures.KEEP_AT_LEAST + ERASURES_CHECK
+    assert await worker.step() is False
+    assert await count(sessions, Erasure) == 1  # the kept delivery still needs it
+    async with sessions() as session, session.begin():
+        [waiting] = (await session.execute(select(WebhookDelivery))).scalars()
+        await session.delete(waiting)
+    assert await worker.step() is False
+    assert await count(sessions, Erasure) == 1  # checked at most once a minute
+    clock.now += ERASURES_CHECK
+    assert await worker.step() is False
+    assert await count(sessions, Erasure) == 0
+
+
+class Clock:
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def test_only_the_erased_members_events_on_that_page_are_left_out():
+    salt = b"s" * erasures.SALT_BYTES
+    erased = [(salt, erasures.digest(salt, "facebook", PAGE, ERASED))]
+    events = [
+        InboundMessage("facebook", PAGE, ERASED, "m1", "xin chao"),
+        InboundMessage("facebook", PAGE, OTHER, "m2", "xin chao"),
+        InboundMessage("facebook", "another-page", ERASED, "m3", "xin chao"),
+        InboundMessage("zalo", PAGE, ERASED, "m4", "xin chao"),
+        PageEcho("facebook", PAGE, ERASED, "m5", "Cán bộ trả lời"),
+        MemberEvent("zalo", PAGE, ERASED, "follow"),
+        Ignored("facebook", PAGE, "read"),
+    ]
+    zalo = [(salt, erasures.digest(salt, "zalo", PAGE, ERASED))]
+    assert erasures.without_erased(events, erased) == [events[i] for i in (1, 2, 3, 5, 6)]
+    assert erasures.without_erased(events, zalo) == [events[i] for i in (0, 1, 2, 4, 6)]
