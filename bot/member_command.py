@@ -118,15 +118,19 @@ async def retention(
         return ["RETENTION_DAYS=0: dữ liệu được giữ vô thời hạn, không có gì để làm."]
     policy = RetentionPolicy(settings.retention_days, settings.retention_mode)
     action = "xoá" if policy.mode == "delete" else "ẩn danh"
+    cutoff = policy.cutoff(clock())
     async with opened(settings) as (sessions, tracker):
         if dry_run:
             async with sessions() as session:
-                due = await privacy.idle_conversations(session, policy.cutoff(clock()))
+                due = await privacy.idle_conversations(session, cutoff)
                 lines = [
                     f"cuộc trò chuyện {c.id} ({c.channel} {c.page_id}), hoạt động cuối "
                     f"{(await privacy.last_activity(session, c)).date().isoformat()}"
                     for c in due
                 ]
+                old = await deliveries.count_received_before(session, cutoff)
+            if old:
+                lines.append(f"Sẽ xoá {old} {_unexpanded(cutoff)}.")
             return [*lines, f"Sẽ {action} {len(due)} cuộc trò chuyện (chạy thử, chưa đổi gì)."]
         sweeper = RetentionSweeper(sessions, policy, tracker, clock)
         total = 0
@@ -134,7 +138,14 @@ async def retention(
         while more:
             done, more = await sweeper.forget_batch()
             total += len(done)
-    return [f"Đã {action} {total} cuộc trò chuyện không hoạt động quá {policy.days} ngày."]
+    lines = [f"Đã {action} {total} cuộc trò chuyện không hoạt động quá {policy.days} ngày."]
+    if sweeper.deliveries_dropped:
+        lines.append(f"Đã xoá {sweeper.deliveries_dropped} {_unexpanded(cutoff)}.")
+    return lines
+
+
+def _unexpanded(cutoff: dt.datetime) -> str:
+    return f"gói tin webhook nhận trước {cutoff.date().isoformat()} mà chưa xử lý được"
 
 
 def write_private(path: Path, text: str) -> None:

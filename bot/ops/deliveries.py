@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, delete, insert, select, text, update
+from sqlalchemy import Insert, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningDelete
@@ -97,6 +97,12 @@ async def any_received_before(session: AsyncSession, cutoff: dt.datetime) -> boo
     """Whether a delivery received before ``cutoff`` is still in the table, without a lock."""
     found = select(TABLE.c.id).where(TABLE.c.received_at < cutoff).limit(1)
     return (await session.execute(found)).first() is not None
+
+
+async def count_received_before(session: AsyncSession, cutoff: dt.datetime) -> int:
+    """How many deliveries received before ``cutoff`` are still in the table."""
+    found = select(func.count()).select_from(TABLE).where(TABLE.c.received_at < cutoff)
+    return (await session.execute(found)).scalar_one()
 
 
 async def do_drop_received_before(session: AsyncSession, cutoff: dt.datetime) -> int:

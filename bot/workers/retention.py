@@ -51,6 +51,7 @@ class RetentionSweeper:
         self._policy = policy
         self._tracker = tracker
         self._now = clock
+        self.deliveries_dropped = 0  # in all batches so far
 
     async def forget_batch(self) -> tuple[list[Forgotten], bool]:
         """Forget one batch of due conversations: what was done, and whether more may be due."""
@@ -92,6 +93,7 @@ class RetentionSweeper:
             # deadlock; SQLite: the write lock)
             await deliveries.lock_expansion(session)
             dropped = await deliveries.do_drop_received_before(session, cutoff)
+            self.deliveries_dropped += dropped
             if dropped:
                 detail = {"deliveries": dropped, "days": self._policy.days}
                 await staff.do_audit(session, None, "retention", "webhook_deliveries", now, detail)

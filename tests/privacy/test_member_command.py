@@ -7,10 +7,19 @@ import datetime as dt
 import json
 import stat
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from bot.db.models import AuditEntry, Conversation, DispatchJob, Erasure, Message, OutboxItem
+from bot.db.models import (
+    AuditEntry,
+    Conversation,
+    DispatchJob,
+    Erasure,
+    Message,
+    OutboxItem,
+    WebhookDelivery,
+)
 from bot.member_command import NOTHING_HELD
+from bot.ops import deliveries
 from bot.ops.privacy import PSEUDONYM_PREFIX
 from tests.privacy import seed as data
 from tests.privacy.commands import member_command
@@ -161,3 +170,31 @@ async def test_retention_on_demand_with_a_dry_run_first(sessions, database_url, 
         0,
         "RETENTION_DAYS=0: dữ liệu được giữ vô thời hạn, không có gì để làm.",
     )
+
+
+async def test_retention_on_demand_names_old_deliveries_never_expanded(
+    sessions, database_url, tmp_path
+):
+    now = dt.datetime.now(dt.UTC)
+    async with sessions() as session, session.begin():
+        for age in (400, 7):  # kept after failed expansions: one past the retention period
+            row = deliveries.received("facebook", b'{"object": "page"}', now - dt.timedelta(age))
+            await session.execute(insert(deliveries.TABLE), {**row, "attempts": 5})
+    env = {"DATABASE_URL": database_url}
+    before = await dump(sessions)
+    old = f"gói tin webhook nhận trước {(now - dt.timedelta(365)).date()} mà chưa xử lý được"
+
+    status, stdout, stderr = await member_command(["retention", "--dry-run"], tmp_path, env)
+    assert status == 0, stderr
+    assert stdout.strip().splitlines() == [
+        f"Sẽ xoá 1 {old}.",
+        "Sẽ ẩn danh 0 cuộc trò chuyện (chạy thử, chưa đổi gì).",
+    ]
+    assert await dump(sessions) == before
+
+    status, stdout, _ = await member_command(["retention"], tmp_path, env)
+    assert stdout.strip().splitlines() == [
+        "Đã ẩn danh 0 cuộc trò chuyện không hoạt động quá 365 ngày.",
+        f"Đã xoá 1 {old}.",
+    ]
+    assert await count(sessions, WebhookDelivery) == 1
