@@ -26,6 +26,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.db.migrate import upgrade
 from bot.db.session import SessionFactory, create_engine, session_factory
 from bot.ops import deliveries, erasures, privacy, staff
@@ -75,29 +77,19 @@ async def export(settings: Settings, channel: str, page_id: str, user_id: str) -
 async def erase(settings: Settings, channel: str, page_id: str, user_id: str) -> str:
     """Erase the member's data; what was done, in Vietnamese.
 
-    Also for the member's deliveries not expanded yet: the erasure is recorded first, with
-    expansion held off until it commits (``bot.ops.erasures``).
+    First the erasure is recorded, timed once expansion is held off, for the deliveries not
+    expanded yet (``bot.ops.erasures``); then what is expanded is anonymised, without holding
+    expansion up while Rasa's tracker store is reached.
     """
     now = utc_now()
-    async with opened(settings) as (sessions, tracker), sessions() as session, session.begin():
-        await deliveries.lock_expansion(session)
-        await erasures.do_record(session, channel, page_id, user_id, now)
-        conversation = await privacy.find_member(session, channel, page_id, user_id)
-        if conversation is None:
-            return NOTHING_HELD
-        forgotten = await privacy.do_forget(
-            session, conversation.id, mode="anonymise", now=now, tracker=tracker
-        )
-        if forgotten is None:
-            return NOTHING_HELD
-        detail = {
-            "mode": forgotten.mode,
-            "messages": forgotten.messages_emptied,
-            "tracker_events": forgotten.tracker_events_deleted,
-        }
-        await staff.do_audit(
-            session, None, "erase_member", f"conversation:{forgotten.conversation_id}", now, detail
-        )
+    async with opened(settings) as (sessions, tracker), sessions() as session:
+        async with session.begin():
+            await deliveries.lock_expansion(session)
+            await erasures.do_record(session, channel, page_id, user_id, utc_now())
+        async with session.begin():
+            forgotten = await _anonymise(session, tracker, channel, page_id, user_id, now)
+    if forgotten is None:
+        return NOTHING_HELD
     tracker_note = (
         f", {forgotten.tracker_events_deleted} sự kiện trong kho hội thoại của Rasa đã xoá"
         if tracker is not None
@@ -108,6 +100,32 @@ async def erase(settings: Settings, channel: str, page_id: str, user_id: str) ->
         f"{forgotten.messages_emptied} tin nhắn đã làm trống{tracker_note}. "
         "Sổ theo dõi câu hỏi được giữ lại cho báo cáo."
     )
+
+
+async def _anonymise(
+    session: AsyncSession,
+    tracker: TrackerEvents | None,
+    channel: str,
+    page_id: str,
+    user_id: str,
+    now: dt.datetime,
+) -> privacy.Forgotten | None:
+    """Anonymise the member's conversation, with an audit entry; None if none is held."""
+    conversation = await privacy.find_member(session, channel, page_id, user_id)
+    if conversation is None:
+        return None
+    forgotten = await privacy.do_forget(
+        session, conversation.id, mode="anonymise", now=now, tracker=tracker
+    )
+    if forgotten is not None:
+        detail = {
+            "mode": forgotten.mode,
+            "messages": forgotten.messages_emptied,
+            "tracker_events": forgotten.tracker_events_deleted,
+        }
+        target = f"conversation:{forgotten.conversation_id}"
+        await staff.do_audit(session, None, "erase_member", target, now, detail)
+    return forgotten
 
 
 async def retention(

@@ -112,7 +112,12 @@ class DeliveryExpander:
             if not await erasures.any_needed_by_none(session, now):
                 return
         async with self._sessions() as session, session.begin():
-            await deliveries.lock_expansion(session)
+            if self._log is None:
+                await deliveries.lock_expansion(session)
+            else:  # the log is another file: its rows must all be expanded
+                expanded_to, _ = await deliveries.lock_log_cursor(session, self._log.log_id)
+                if await self._log.newest_id() > expanded_to:
+                    return
             forgotten = await erasures.do_forget_needed_by_none(session, now)
         log.info("erasures: %d no longer needed, deleted", forgotten)
 
