@@ -171,6 +171,7 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
         "acknowledged": acks.ok,
         "ack_errors": acks.errors,
         "ack_latency": latency_summary(acks.latencies),
+        "echoes_delivered": graph.echoes_delivered,
         "drained": complete,
         "drain_seconds_after_burst": round(last - ended, 2),
         "drain_seconds_from_start": round(last - started, 2),

@@ -26,7 +26,7 @@ from bench.loadgen import Connection, http_post
 from bench.machine import Sampler, cpu_seconds, memory_mb, memory_summary
 from bench.report import say
 from bench.stats import latency_summary, median, ms, ratio
-from bench.webhooks import APP_ID, APP_SECRET, Webhooks, member_questions
+from bench.webhooks import Webhooks, member_questions
 from bot.channels.limits import text_limit
 from bot.db.models import DispatchJob, Message
 from bot.db.session import create_engine
@@ -256,9 +256,6 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
         harness.full_stack(folder, database_url, graph) as (running, ports),
     ):
         pids = harness.pids(running)
-        # as Messenger does: each reply comes back to the webhook as a message_echoes event
-        webhook = f"http://{HOST}:{ports.gateway}/webhooks/facebook"
-        graph.echo_to([webhook], APP_SECRET, int(APP_ID))
         at_rest = {name: memory_mb(pid) for name, pid in pids.items()}
         texts = await probe_texts(ports.rasa, settings.texts, settings.probe_limit)
         say(f"  {len(texts)} member questions with a plain FAQ answer")

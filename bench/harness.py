@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bench.webhooks import PAGE_ID, PAGE_TOKEN, facebook_env
+from bench.webhooks import APP_ID, APP_SECRET, PAGE_ID, PAGE_TOKEN, facebook_env
 from tests.fakes.graph_api import FakeGraphApi, GraphMessage
 from tests.helpers.databases import create_pg_database, drop_pg_database, sqlite_url
 from tests.helpers.postgres import PostgresServer
@@ -111,10 +111,16 @@ def gateway_env(graph: Graph, **extra: str) -> dict[str, str]:
 async def full_stack(
     folder: Path, database_url: str, graph: Graph
 ) -> AsyncIterator[tuple[Running, Ports]]:
-    """Rasa, the action server and the gateway (``tools.stack.run_stack``), the page configured."""
+    """Rasa, the action server and the gateway (``tools.stack.run_stack``), the page configured.
+
+    As Messenger does, the fake sends each reply back to the webhook as a ``message_echoes``
+    event.
+    """
     ports = Ports(free_port(), free_port(), free_port())
     stack = run_stack(ports, database_url, folder / "log", gateway_env(graph))
     running = await asyncio.to_thread(stack.__enter__)
+    webhook = f"http://127.0.0.1:{ports.gateway}/webhooks/facebook"
+    graph.echo_to([webhook], APP_SECRET, int(APP_ID))
     try:
         yield running, ports
     finally:
