@@ -2,8 +2,8 @@
 
 The webhook stores a delivery as it arrived and ``bot.workers.deliveries`` expands it a moment
 later, or much later for one kept after a failed expansion. Erasing a member (``make member
-ARGS="erase …"``) anonymises what is expanded and records an ``Erasure``; the expander then
-drops the member's events from every delivery received before it. The record holds a salted
+ARGS="erase …"``) records an ``Erasure``, then anonymises what is expanded; the expander drops
+the member's events from every delivery received before the record. The record holds a salted
 SHA-256 of the member's channel, page and user id, never the id, and is deleted once no
 delivery received before it waits.
 
