@@ -8,8 +8,10 @@ the receive log beside the file).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +25,13 @@ from bot.db.receive_log import ReceiveLog, open_receive_log, receive_log_url
 from bot.db.receive_log import row as log_row
 from bot.db.session import SessionFactory, create_engine, session_factory
 from bot.member_command import NOTHING_HELD
+from bot.member_command import utc_now as now
 from bot.ops import deliveries, erasures
 from bot.workers.deliveries import ERASURES_CHECK, DeliveryExpander
 from tests.helpers.databases import sqlite_url
 from tests.privacy.commands import member_command
 from tests.privacy.test_retention import count, dump
-from tests.workers.test_deliveries import PAGE, expander, member_texts
+from tests.workers.test_deliveries import PAGE, Clock, expander, member_texts
 
 ERASED = "6100000000000001"
 OTHER = "6100000000000002"
@@ -71,13 +74,15 @@ class Gateway:
             pass
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-async def gateway(sessions: SessionFactory, database_url: str) -> Gateway:
+@contextlib.asynccontextmanager
+async def gateway(sessions: SessionFactory, database_url: str) -> AsyncIterator[Gateway]:
     log_url = receive_log_url(database_url)
-    return Gateway(sessions, None if log_url is None else await open_receive_log(log_url))
+    log = None if log_url is None else await open_receive_log(log_url)
+    try:
+        yield Gateway(sessions, log)
+    finally:
+        if log is not None:
+            await log.close()
 
 
 async def erase(database_url: str, tmp_path: Path) -> str:
@@ -91,8 +96,7 @@ async def erase(database_url: str, tmp_path: Path) -> str:
 async def test_a_delivery_acknowledged_before_the_erasure_is_expanded_without_the_member(
     sessions, database_url, tmp_path, first
 ):
-    gw = await gateway(sessions, database_url)
-    try:
+    async with gateway(sessions, database_url) as gw:
         if not first:  # SQLite: the receive log's cursor is there (another statement reads it)
             await gw.acknowledge(delivery((OTHER, "m0", "xin chao")))
             await gw.expand_all()
@@ -102,9 +106,6 @@ async def test_a_delivery_acknowledged_before_the_erasure_is_expanded_without_th
         assert await erase(database_url, tmp_path) == NOTHING_HELD  # nothing expanded yet
         await gw.acknowledge(delivery((ERASED, "m3", "cho hoi lai")))  # writes again, after
         await gw.expand_all()
-    finally:
-        if gw.log is not None:
-            await gw.log.close()
     assert await member_texts(sessions) == [
         *([] if first else [(OTHER, "xin chao")]),
         (OTHER, "luong toi thieu vung 1"),
@@ -121,12 +122,8 @@ async def test_a_kept_delivery_is_expanded_without_a_member_erased_since(
         kept = deliveries.received("facebook", raw, now() - dt.timedelta(hours=2))
         await session.execute(insert(deliveries.TABLE), {**kept, "attempts": 3})
     assert await erase(database_url, tmp_path) == NOTHING_HELD
-    gw = await gateway(sessions, database_url)
-    try:
+    async with gateway(sessions, database_url) as gw:
         await gw.expand_all()
-    finally:
-        if gw.log is not None:
-            await gw.log.close()
     assert await member_texts(sessions) == [(OTHER, "nghi phep")]
     assert SECRET_WORDS not in await dump(sessions)
     assert await count(sessions, WebhookDelivery) == 0
@@ -140,7 +137,8 @@ async def test_an_erasure_is_forgotten_once_no_waiting_delivery_needs_it(session
         later = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)  # kept, not due for a long time
         await session.execute(insert(deliveries.TABLE), {**old, "next_attempt_at": later})
 
-    clock = Clock(erased_at)
+    clock = Clock()
+    clock.now = erased_at
     worker = expander(sessions, clock)
     assert await worker.step() is False
     assert await count(sessions, Erasure) == 1  # within KEEP_AT_LEAST
@@ -155,14 +153,6 @@ async def test_an_erasure_is_forgotten_once_no_waiting_delivery_needs_it(session
     clock.now += ERASURES_CHECK
     assert await worker.step() is False
     assert await count(sessions, Erasure) == 0
-
-
-class Clock:
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def test_only_the_erased_members_events_on_that_page_are_left_out():
@@ -185,8 +175,7 @@ def test_only_the_erased_members_events_on_that_page_are_left_out():
 async def test_erase_waits_for_an_expansion_under_way_and_covers_what_arrived_meanwhile(
     sessions, database_url, tmp_path
 ):
-    gw = await gateway(sessions, database_url)
-    try:
+    async with gateway(sessions, database_url) as gw:
         async with sessions() as session, session.begin():
             await deliveries.lock_expansion(session)  # an expander's transaction, still open
             erasing = asyncio.create_task(erase(database_url, tmp_path))
@@ -196,9 +185,6 @@ async def test_erase_waits_for_an_expansion_under_way_and_covers_what_arrived_me
             await gw.acknowledge(delivery((ERASED, "m1", SECRET_WORDS)))
         assert await asyncio.wait_for(erasing, 30) == NOTHING_HELD
         await gw.expand_all()
-    finally:
-        if gw.log is not None:
-            await gw.log.close()
     assert SECRET_WORDS not in await dump(sessions)
     assert await member_texts(sessions) == []
 
@@ -206,16 +192,12 @@ async def test_erase_waits_for_an_expansion_under_way_and_covers_what_arrived_me
 async def test_a_batch_expanded_one_by_one_after_a_failure_still_leaves_the_member_out(
     sessions, database_url, tmp_path
 ):
-    gw = await gateway(sessions, database_url)
-    try:
+    async with gateway(sessions, database_url) as gw:
         await gw.acknowledge(delivery((ERASED, "m1", SECRET_WORDS), (OTHER, "m2", "thai san")))
         assert await erase(database_url, tmp_path) == NOTHING_HELD
         # in the same batch, a body the Zalo parser refuses (as a bug in a parser would)
         await gw.acknowledge(delivery((OTHER, "m3", "hai")), channel="zalo")
         await gw.expand_all()
-    finally:
-        if gw.log is not None:
-            await gw.log.close()
     assert await member_texts(sessions) == [(OTHER, "thai san")]
     assert SECRET_WORDS not in await dump(sessions)
     async with sessions() as session:
