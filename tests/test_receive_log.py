@@ -102,3 +102,57 @@ async def test_an_extended_busy_code_also_sends_the_group_to_the_logs_thread(log
     await log.write([receive_log.row("facebook", b"mot", T0)])
     assert threads[0] == threading.get_ident() != threads[1]
     assert await bodies(log) == [b"mot"]  # written once, by the log's thread
+
+
+async def test_reads_give_the_rows_as_written_one_on_the_loop_a_batch_on_a_thread(log):
+    later = T0 + dt.timedelta(microseconds=1)
+    await log.write(
+        [receive_log.row("facebook", b"mot", T0), receive_log.row("zalo", b"hai", later)]
+    )
+    await log.write(
+        [receive_log.row("facebook", b"ba", T0.astimezone(dt.timezone(dt.timedelta(hours=7))))]
+    )
+    assert await log.newest_id() == 3
+    one = await log.read(1, 1)
+    batch = await log.read(0, 100)
+    assert one == [(2, "zalo", b"hai", later)] == batch[1:2]
+    assert [row[0] for row in batch] == [1, 2, 3]
+    assert batch[2][3] == T0 and batch[2][3].tzinfo == dt.UTC
+    assert await log.read(3, 1) == []
+
+
+async def test_reads_see_only_committed_rows_and_never_wait_for_a_writer(log):
+    await log.write([receive_log.row("facebook", b"mot", T0)])
+    holder = sqlite3.connect(str(log.engine.url.database), timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute(
+            "INSERT INTO received (channel, body, received_at) VALUES (?, ?, ?)",
+            ("zalo", b"x", "2026-11-22 08:00:00.000000"),
+        )
+        async with asyncio.timeout(1):
+            assert await log.newest_id() == 1
+            assert [row[2] for row in await log.read(0, 1)] == [b"mot"]
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+class BusyConnection:
+    """The inline connection as SQLite answers it while another connection recovers the file."""
+
+    def execute(self, *_args):
+        error = sqlite3.OperationalError("database is locked")
+        error.sqlite_errorcode = sqlite3.SQLITE_BUSY_RECOVERY
+        raise error
+
+    def close(self):
+        pass
+
+
+async def test_a_read_that_finds_the_file_busy_is_made_on_the_engines_thread(log):
+    await log.write([receive_log.row("facebook", b"mot", T0)])
+    log._inline.close()
+    log._inline = BusyConnection()
+    assert await log.newest_id() == 1
+    assert await log.read(0, 1) == [(1, "facebook", b"mot", T0)]
