@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import BindParameter, ScalarSelect, Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.channels.base import InboundMessage
-from bot.db.models import FaqEntry, Message, Question
+from bot.db.models import FaqEntry, Question
 
 SUBSTANTIVE_BOT_KINDS = frozenset({"answer"})
 NOT_A_QUESTION_KINDS = frozenset({"chitchat", "out_of_scope"})
+
+
+class SentReply(Protocol):
+    """What the ledger reads of a sent reply: a ``Message``, or a row with its columns."""
+
+    id: int
+    conversation_id: int
+    author: str
+    kind: str
+    data: dict[str, Any] | None
 
 
 async def open_question(session: AsyncSession, conversation_id: int) -> Question | None:
@@ -75,7 +84,7 @@ async def do_note_escalation(
         question.escalated_at = now
 
 
-async def do_note_reply_sent(session: AsyncSession, reply: Message, now: dt.datetime) -> None:
+async def do_note_reply_sent(session: AsyncSession, reply: SentReply, now: dt.datetime) -> None:
     """Answer or dismiss the open question when a reply has reached the member.
 
     One UPDATE of the open question, if the reply can change it.
@@ -105,8 +114,12 @@ async def do_note_reply_sent(session: AsyncSession, reply: Message, now: dt.date
         )
 
 
-# The UPDATEs of do_note_reply_sent, built once (as bot.ops.sql's claim, for the CPU). Their
-# parameters are named unlike any column: a parameter named after one would be SET as well.
+# The UPDATEs of do_note_member_message and do_note_reply_sent, built once (as bot.ops.sql's
+# claim, for the CPU), on the tables rather than the mapped classes: SQLAlchemy builds an
+# ORM-enabled statement's cache key again at every execution, which cost more than the rest
+# of running it. Parameters are named unlike any column: one named after a column would be
+# SET as well.
+_QUESTIONS = Question.__table__
 
 
 @functools.cache
@@ -118,18 +131,18 @@ def _answer(by_staff: bool, with_faq: bool) -> Update:
         "answered_by": bindparam("author"),
         "answer_message_id": bindparam("message"),
         "faq_slug": bindparam("slug"),
-        "met_deadline": Question.due_at >= bindparam("now"),
+        "met_deadline": _QUESTIONS.c.due_at >= bindparam("now"),
     }
     if by_staff:
         values["staff_id"] = bindparam("staff")
     if with_faq:
-        category = select(FaqEntry.category).where(FaqEntry.slug == bindparam("slug"))
+        faq = FaqEntry.__table__
+        category = select(faq.c.category).where(faq.c.slug == bindparam("slug"))
         values["category"] = category.scalar_subquery()
     return (
-        update(Question)
-        .where(Question.id == _open_question_id(bindparam("conversation")))
+        update(_QUESTIONS)
+        .where(_QUESTIONS.c.id == _open_question_id(bindparam("conversation")))
         .values(values)
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -140,10 +153,9 @@ _OPEN_QUESTION = insert(Question.__table__)
 def _extend() -> Update:
     """Extend the open question to the member's newest message."""
     return (
-        update(Question)
-        .where(Question.id == _open_question_id(bindparam("conversation")))
+        update(_QUESTIONS)
+        .where(_QUESTIONS.c.id == _open_question_id(bindparam("conversation")))
         .values(last_message_id=bindparam("message"))
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -151,24 +163,23 @@ def _extend() -> Update:
 def _dismiss() -> Update:
     """Dismiss the open question, unless staff were asked or the member wrote again since."""
     return (
-        update(Question)
+        update(_QUESTIONS)
         .where(
-            Question.id == _open_question_id(bindparam("conversation")),
-            Question.escalated_at.is_(None),
-            Question.last_message_id <= bindparam("replied_to"),
+            _QUESTIONS.c.id == _open_question_id(bindparam("conversation")),
+            _QUESTIONS.c.escalated_at.is_(None),
+            _QUESTIONS.c.last_message_id <= bindparam("replied_to"),
         )
         .values(status="dismissed")
-        .execution_options(synchronize_session=False)
     )
 
 
 def _open_question_id(conversation_id: int | BindParameter[int]) -> ScalarSelect[int]:
     """SQL: the id of the conversation's open question (as ``open_question``), or NULL."""
-    question = aliased(Question)
+    question = _QUESTIONS.alias()
     return (
-        select(question.id)
-        .where(question.conversation_id == conversation_id, question.status == "open")
-        .order_by(question.id.desc())
+        select(question.c.id)
+        .where(question.c.conversation_id == conversation_id, question.c.status == "open")
+        .order_by(question.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )

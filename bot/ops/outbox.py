@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Exists, bindparam, exists, select, update
+from sqlalchemy import Exists, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.limits import text_limit
@@ -65,30 +65,35 @@ async def do_queue_reply(
             data["quick_replies"] = [dict(q) for q in reply.quick_replies]
         if len(parts) > 1:
             data["part"] = [number, len(parts)]
-        message = Message(
-            conversation_id=conversation.id,
-            channel=conversation.channel,
-            direction="out",
-            author=reply.author,
-            kind=reply.kind,
-            text=text,
-            data=data,
-            created_at=now,
-        )
-        session.add(message)
-        await session.flush()
-        item = OutboxItem(
-            conversation_id=conversation.id,
-            message_id=message.id,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            lease_owner=owner,
-            lease_until=until,
-            created_at=now,
-        )
-        session.add(item)
-        queued.append(Queued(message, item))
+        message = {
+            "conversation_id": conversation.id,
+            "channel": conversation.channel,
+            "direction": "out",
+            "author": reply.author,
+            "kind": reply.kind,
+            "text": text,
+            "data": data,
+            "platform_message_id": None,
+            "platform_ts": None,
+            "created_at": now,
+        }
+        message["id"] = (await session.execute(_INSERT_MESSAGE, message)).scalar_one()
+        item = {
+            "conversation_id": conversation.id,
+            "message_id": message["id"],
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "lease_owner": owner,
+            "lease_until": until,
+            "last_error": None,
+            "created_at": now,
+            "sent_at": None,
+            "platform_message_id": None,
+        }
+        item["id"] = (await session.execute(_INSERT_ITEM, item)).scalar_one()
+        # Not added to the session: the rows are written, these only carry them to the sender.
+        queued.append(Queued(Message(**message), OutboxItem(**item)))
     return queued
 
 
@@ -126,9 +131,11 @@ async def do_mark_sent(
         },
     )
     if done:
-        message = await session.scalar(
-            _SENT_MESSAGE, {"message": item.message_id, "platform_id": platform_message_id}
-        )
+        message = (
+            await session.execute(
+                _SENT_MESSAGE, {"message": item.message_id, "platform_id": platform_message_id}
+            )
+        ).one_or_none()
         if message is not None:
             await ledger.do_note_reply_sent(session, message, now)
     return done
@@ -172,12 +179,21 @@ async def do_mark_send_failed(
 
 
 # Statements built once (as in bot.ops.sql, for the CPU), with parameters named unlike any
-# column: a parameter named after one would be SET as well.
+# column: a parameter named after one would be SET as well. Replies are inserted with Core
+# statements, not ORM objects: a flush per reply cost more than the rest of storing a turn.
+_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+_INSERT_ITEM = insert(OutboxItem.__table__).returning(OutboxItem.__table__.c.id)
 _WAITING = select(waiting(bindparam("conversation")))
+_MESSAGES = Message.__table__
 _SENT_MESSAGE = (
-    update(Message)
-    .where(Message.id == bindparam("message"))
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message"))
     .values(platform_message_id=bindparam("platform_id"))
-    .returning(Message)
-    .execution_options(synchronize_session=False)
+    .returning(
+        _MESSAGES.c.id,
+        _MESSAGES.c.conversation_id,
+        _MESSAGES.c.author,
+        _MESSAGES.c.kind,
+        _MESSAGES.c.data,
+    )
 )

@@ -181,14 +181,18 @@ async def finish_leased(
 
 @functools.cache
 def _finish(model: Any, columns: tuple[str, ...]) -> Update:
-    """``finish_leased``'s UPDATE of ``columns``: parameters ``item``, ``worker``, ``new_*``."""
+    """``finish_leased``'s UPDATE of ``columns``: parameters ``item``, ``worker``, ``new_*``.
+
+    On the table, not the mapped class: an ORM-enabled UPDATE's cache key is built again at
+    every execution (``bot.ops.ledger``).
+    """
+    table = model.__table__
     new = {name: bindparam(f"new_{name}") for name in columns}
     return (
-        update(model)
-        .where(model.id == bindparam("item"), model.lease_owner == bindparam("worker"))
-        .where(model.status == "pending")
+        update(table)
+        .where(table.c.id == bindparam("item"), table.c.lease_owner == bindparam("worker"))
+        .where(table.c.status == "pending")
         .values(lease_owner=None, lease_until=None, **new)
-        .execution_options(synchronize_session=False)
     )
 
 
