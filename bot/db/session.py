@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +23,8 @@ from sqlalchemy.util.concurrency import await_, in_greenlet
 from bot.db.sqlite_driver import one_hop_dbapi
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+PING_AFTER_IDLE = 1.0  # seconds; see create_engine's ping_if_idle
 
 # Failures that mean "the database cannot be reached right now" rather than a bug: refused or
 # dropped connections, a server starting up or shutting down, too many connections; a SQLite
@@ -115,14 +117,43 @@ def create_engine(database_url: str) -> AsyncEngine:
         return engine
     # Said, not assumed from the server's default: each statement must see what committed
     # before it started, e.g. an erasure committed while expansion waited for its lock.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,
+        pool_use_lifo=True,  # the busiest connections stay warm; the others idle and get pinged
         hide_parameters=True,
         isolation_level="READ COMMITTED",
     )
+    event.listen(engine.sync_engine.pool, "checkin", _note_idle)
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        """Ping a pooled connection idle for ``PING_AFTER_IDLE`` or longer before lending it.
+
+        A connection the server dropped meanwhile (a restart, an idle timeout) is then
+        replaced, with every pooled connection older than it, before anyone uses it. A
+        connection in steady use is not pinged: a ping on every checkout (``pool_pre_ping``)
+        cost a round trip per transaction, about 5 ms of a bot turn's latency. The price:
+        after a restart, one statement on a connection used within the last second fails as
+        unavailable; the workers retry it, a console request or ``/healthz`` answers 503 once.
+        """
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            dbapi_connection.ping()
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            raise InvalidatePoolError("the server dropped an idle connection") from exc
+
+    event.listen(engine.sync_engine.pool, "checkout", ping_if_idle)
+    return engine
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
