@@ -4,13 +4,14 @@ loop wait for another writer's lock."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.db import receive_log
 from bot.db.receive_log import RECEIVED, ReceiveLog, open_receive_log, receive_log_url
@@ -106,22 +107,46 @@ async def test_an_extended_busy_code_also_sends_the_group_to_the_logs_thread(log
 
 async def test_reads_give_the_rows_as_written_one_on_the_loop_a_batch_on_a_thread(log):
     later = T0 + dt.timedelta(microseconds=1)
+    hanoi = T0.astimezone(dt.timezone(dt.timedelta(hours=7)))
     await log.write(
         [receive_log.row("facebook", b"mot", T0), receive_log.row("zalo", b"hai", later)]
     )
-    await log.write(
-        [receive_log.row("facebook", b"ba", T0.astimezone(dt.timezone(dt.timedelta(hours=7))))]
-    )
-    assert await log.newest_id() == 3
-    one = await log.read(1, 1)
-    batch = await log.read(0, 100)
+    await log.write([receive_log.row("facebook", b"ba", hanoi)])
+    with engine_statements(log) as through_engine:
+        assert await log.newest_id() == 3
+        one = await log.read(1, 1)
+        assert through_engine == []  # on the event loop's own connection
+        batch = await log.read(0, 100)
+        assert len(through_engine) == 1  # through aiosqlite, on its thread
     assert one == [(2, "zalo", b"hai", later)] == batch[1:2]
     assert [row[0] for row in batch] == [1, 2, 3]
     assert batch[2][3] == T0 and batch[2][3].tzinfo == dt.UTC
     assert await log.read(3, 1) == []
 
 
-async def test_reads_see_only_committed_rows_and_never_wait_for_a_writer(log):
+def test_a_stamp_with_a_zone_is_converted_to_utc():
+    assert receive_log._utc("2026-11-22 15:00:00.000001+07:00") == T0.replace(
+        hour=8, microsecond=1
+    )
+    assert receive_log._utc("2026-11-22 08:00:00.000000") == T0
+
+
+@contextlib.contextmanager
+def engine_statements(log: ReceiveLog):
+    """The statements run through the log's engine (aiosqlite's thread) while the block runs."""
+    statements: list[str] = []
+
+    def before(_connection, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(log.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(log.engine.sync_engine, "before_cursor_execute", before)
+
+
+async def test_reads_see_only_committed_rows_while_a_writer_holds_the_file(log):
     await log.write([receive_log.row("facebook", b"mot", T0)])
     holder = sqlite3.connect(str(log.engine.url.database), timeout=0)
     try:
@@ -138,12 +163,16 @@ async def test_reads_see_only_committed_rows_and_never_wait_for_a_writer(log):
         holder.close()
 
 
-class BusyConnection:
-    """The inline connection as SQLite answers it while another connection recovers the file."""
+class FailingConnection:
+    """The inline connection, failing with SQLite's ``code`` (BUSY_RECOVERY: another
+    connection recovers the file)."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
 
     def execute(self, *_args):
         error = sqlite3.OperationalError("database is locked")
-        error.sqlite_errorcode = sqlite3.SQLITE_BUSY_RECOVERY
+        error.sqlite_errorcode = self.code
         raise error
 
     def close(self):
@@ -153,6 +182,17 @@ class BusyConnection:
 async def test_a_read_that_finds_the_file_busy_is_made_on_the_engines_thread(log):
     await log.write([receive_log.row("facebook", b"mot", T0)])
     log._inline.close()
-    log._inline = BusyConnection()
+    log._inline = FailingConnection(sqlite3.SQLITE_BUSY_RECOVERY)
     assert await log.newest_id() == 1
     assert await log.read(0, 1) == [(1, "facebook", b"mot", T0)]
+
+
+async def test_a_read_failing_otherwise_is_raised(log):
+    log._inline.close()
+    log._inline = FailingConnection(sqlite3.SQLITE_IOERR)
+    with engine_statements(log) as through_engine:
+        with pytest.raises(sqlite3.OperationalError):
+            await log.newest_id()
+        with pytest.raises(sqlite3.OperationalError):
+            await log.read(0, 1)
+    assert through_engine == []  # not tried again on the engine's thread

@@ -93,10 +93,13 @@ def _stamp(value: dt.datetime) -> str:
 
 def _received(rows: Any) -> list[Received]:
     """Log rows with their stamps read back as aware UTC times."""
-    return [
-        (id_, channel, bytes(body), dt.datetime.fromisoformat(at).replace(tzinfo=dt.UTC))
-        for id_, channel, body, at in rows
-    ]
+    return [(id_, channel, bytes(body), _utc(at)) for id_, channel, body, at in rows]
+
+
+def _utc(stamp: str) -> dt.datetime:
+    """A stamp made by ``_stamp`` (UTC, no zone); one with a zone is converted, not relabelled."""
+    at = dt.datetime.fromisoformat(stamp)
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
