@@ -107,7 +107,7 @@ class Ledger:
             )
         return recorded.conversation_id
 
-    async def bot_turns(self) -> None:
+    async def bot_turns(self, send: bool = True) -> None:
         worker = Dispatcher(
             self.sessions,
             self.rasa,
@@ -119,7 +119,8 @@ class Ledger:
         )
         while await worker.step():
             pass
-        await self.send_all()
+        if send:
+            await self.send_all()
 
     async def send_all(self) -> None:
         worker = OutboxWorker(
@@ -208,6 +209,32 @@ async def test_a_bot_answer_closes_the_question_in_time_with_its_category(sessio
         True,
     )
     assert question.answered_at == T0 + dt.timedelta(seconds=3)
+
+
+CHITCHAT = [{"custom": {"kind": "chitchat", "text": "Chào bạn!"}}]
+
+
+async def test_small_talk_dismisses_the_question_once_sent(sessions):
+    ledger = Ledger(sessions)
+    ledger.rasa.next = [CHITCHAT]
+    await ledger.member_says("xin chao")
+    await ledger.bot_turns(send=False)
+    [question] = await ledger.questions()
+    assert question.status == "open"  # stored, not yet sent
+    await ledger.send_all()
+    [question] = await ledger.questions()
+    assert (question.status, question.answered_at) == ("dismissed", None)
+
+
+async def test_small_talk_does_not_dismiss_what_the_member_wrote_since(sessions):
+    ledger = Ledger(sessions)
+    ledger.rasa.next = [CHITCHAT]
+    await ledger.member_says("xin chao")
+    await ledger.bot_turns(send=False)
+    await ledger.member_says("cty ko tra luong thi sao")  # before the greeting went out
+    await ledger.send_all()
+    [question] = await ledger.questions()
+    assert question.status == "open"
 
 
 async def test_several_messages_in_a_row_are_one_question(sessions):
