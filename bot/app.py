@@ -38,6 +38,7 @@ from bot.web.errors import error_middleware
 from bot.workers.deadlines import DeadlineSweeper, NotificationWorker, Notifier
 from bot.workers.deliveries import DeliveryExpander
 from bot.workers.dispatcher import Dispatcher
+from bot.workers.handoff import Handoff
 from bot.workers.loop import Wakeup, run_forever
 from bot.workers.outbox import OutboxWorker, ReplySender
 from bot.workers.retention import run_retention
@@ -134,6 +135,8 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             reply_target=settings.reply_target,
             clock=clock,
         )
+        lease = dt.timedelta(seconds=settings.lease_seconds)
+        handoff = Handoff(lease)
         expander = DeliveryExpander(
             sessions,
             settings.accounts,
@@ -145,10 +148,10 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             ),
             receive_log=receive_log,
             settle=inbox.settle,
+            handoff=handoff,
         )
         http = aiohttp.ClientSession()
         rasa = RasaClient(http, settings.rasa_urls, settings.rasa_timeout_seconds)
-        lease = dt.timedelta(seconds=settings.lease_seconds)
         me = f"{socket.gethostname()}:{os.getpid()}"
         zalo_tokens = build_zalo_tokens(settings, sessions, http, me, clock)
         senders = build_senders(settings, http, zalo_tokens, clock)
@@ -175,12 +178,11 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
                 senders=senders,
                 replies=replies,
                 wakeup=dispatch_wakeup,
+                handoff=handoff,
                 clock=clock,
             )
             tasks.append(
-                run_forever(
-                    f"dispatcher {n}", worker.step, dispatch_wakeup, settings.worker_poll_seconds
-                )
+                run_forever(f"dispatcher {n}", worker.step, worker, settings.worker_poll_seconds)
             )
         notify_wakeup = Wakeup()
         notifiers = build_notifiers(settings, http)

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.accounts import Accounts
 from bot.channels.registry import webhook_events
+from bot.db.models import DispatchJob
 from bot.db.receive_log import ReceiveLog
 from bot.db.session import SessionFactory, is_unavailable
 from bot.lib.backoff import backoff
@@ -37,8 +38,12 @@ from bot.ops import deliveries, erasures
 from bot.ops.deliveries import Taken
 from bot.ops.events import Tally, do_record_events
 from bot.ops.inbox import ReplyTarget
+from bot.ops.sql import claim_with_context
 from bot.web.body import parse_json
+from bot.workers.handoff import Claimed, Handoff
 from bot.workers.loop import Wakeup
+
+Handed = tuple[str, Claimed | None]  # a reserved dispatcher and the job claimed for it
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +68,13 @@ class DeliveryExpander:
         our_app_ids: frozenset[str] = frozenset(),
         receive_log: ReceiveLog | None = None,
         settle: Callable[[float], Awaitable[bool]] | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
-        """``settle``: ``Inbox.settle``, to let acknowledgements go first."""
+        """``settle``: ``Inbox.settle``, to let acknowledgements go first.
+
+        ``handoff``: this process's idle dispatchers, handed the new jobs claimed for them in
+        the expanding transaction (``bot.workers.handoff``).
+        """
         self._sessions = sessions
         self._accounts = accounts
         self._reply_target = reply_target
@@ -73,6 +83,7 @@ class DeliveryExpander:
         self._our_app_ids = our_app_ids
         self._log = receive_log
         self._settle = settle
+        self._handoff = handoff
         self._read_to = 0  # receive log rows up to here are expanded (or kept in the table)
         self._pruned_to = 0
         self._erasures_checked_at = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -127,23 +138,27 @@ class DeliveryExpander:
 
     async def _from_table(self, limit: int) -> bool:
         taken: list[Taken] = []
+        handed: list[Handed] = []
         try:
             async with self._sessions() as session, session.begin():
                 await deliveries.lock_expansion(session)
                 taken = await deliveries.take_due(session, self._now(), limit)
                 tally = await self._expand_all(session, taken)
+                await self._claim_for_idle(session, tally.messages, handed)
         except Exception as exc:
+            self._let_go(handed)
             if is_unavailable(exc) or not taken:
                 raise
             self._batch_failed(taken)
             for delivery in taken:
                 await self._table_row_alone(delivery)
             return True
-        self._expanded(taken, tally)
+        self._expanded(taken, tally, handed)
         return bool(taken)
 
     async def _from_log(self, receive_log: ReceiveLog, limit: int, busy: bool) -> bool:
         taken: list[Taken] = []
+        handed: list[Handed] = []
         after = self._read_to
         try:
             async with self._sessions() as session, session.begin():
@@ -155,14 +170,16 @@ class DeliveryExpander:
                 tally = await self._expand_all(session, taken)
                 if taken:
                     await deliveries.do_advance_log(session, receive_log.log_id, taken[-1].id)
+                await self._claim_for_idle(session, tally.messages, handed)
         except Exception as exc:
+            self._let_go(handed)
             if is_unavailable(exc) or not taken:
                 raise
             self._batch_failed(taken)
             for delivery in taken:
                 await self._log_row_alone(receive_log, delivery)
         else:
-            self._expanded(taken, tally)
+            self._expanded(taken, tally, handed)
         # past what this transaction took, or what another gateway had already expanded
         self._read_to = max(self._read_to, taken[-1].id if taken else after)
         caught_up = len(taken) < limit
@@ -203,8 +220,40 @@ class DeliveryExpander:
             our_app_ids=self._our_app_ids,
         )
 
-    def _expanded(self, taken: list[Taken], tally: Tally) -> None:
-        if tally.messages:
+    async def _claim_for_idle(
+        self, session: AsyncSession, new_jobs: int, handed: list[Handed]
+    ) -> None:
+        """Claim up to ``new_jobs`` jobs for idle dispatchers, each reserved first.
+
+        Appends each reserved dispatcher with its claim (None if nothing was left to claim)
+        to ``handed``, which the caller gives over after the commit, or lets go.
+        """
+        handoff = self._handoff
+        while handoff is not None and len(handed) < new_jobs:
+            worker = handoff.reserve()
+            if worker is None:
+                return
+            handed.append((worker, None))
+            claimed = await claim_with_context(
+                session, DispatchJob, worker, self._now(), handoff.lease
+            )
+            if claimed is None:
+                return
+            handed[-1] = (worker, claimed)
+
+    def _let_go(self, handed: list[Handed]) -> None:
+        """The transaction failed: its claims are undone, the reserved dispatchers let go."""
+        if self._handoff is not None:
+            for worker, _ in handed:
+                self._handoff.give(worker, None)
+
+    def _expanded(self, taken: list[Taken], tally: Tally, handed: list[Handed]) -> None:
+        claimed = 0
+        if self._handoff is not None:
+            for worker, job in handed:
+                self._handoff.give(worker, job)
+                claimed += job is not None
+        if tally.messages > claimed:
             self._dispatch_wakeup.notify()
         if taken:
             log.info("webhook deliveries: %d expanded, %s", len(taken), tally)

@@ -18,6 +18,7 @@ from bot.ops.dispatch import StoredTurn
 from bot.ops.outbox import Reply
 from bot.ops.sql import claim_with_context
 from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.workers.handoff import Claimed, Handoff
 from bot.workers.loop import Wakeup
 from bot.workers.outbox import ReplySender
 
@@ -49,13 +50,15 @@ class Dispatcher:
         senders: Mapping[str, ChannelSender] | None = None,
         replies: ReplySender | None = None,
         wakeup: Wakeup | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         """A dispatcher named ``worker_id`` in its leases; ``senders`` for typing indicators.
 
         ``replies``: sends a turn's replies at once, when nothing of the conversation is still
         waiting to be sent; without it, or when something is, the outbox worker sends them.
         ``wakeup``: the dispatchers' own, passed on after each claim so that a backlog spreads
-        over all of them.
+        over all of them. ``handoff``: where, idle, it waits for jobs the expander claims for
+        it (``bot.workers.handoff``); run it with itself as the waiter (``wait``).
         """
         self._sessions = sessions
         self._rasa = rasa
@@ -67,13 +70,24 @@ class Dispatcher:
         self._senders = senders or {}
         self._replies = replies
         self._wakeup = wakeup or Wakeup()
+        self._handoff = handoff
+        self._handed: Claimed | None = None
+
+    async def wait(self, seconds: float) -> None:
+        """Idle: wait for a job handed over, a wake-up, or ``seconds``."""
+        if self._handoff is None:
+            await self._wakeup.wait(seconds)
+        else:
+            self._handed = await self._handoff.wait(self._worker, self._wakeup, seconds)
 
     async def step(self) -> bool:
-        """Handle one job if one is due; True if there was one."""
-        async with self._sessions() as session, session.begin():
-            claimed = await claim_with_context(
-                session, DispatchJob, self._worker, self._now(), self._lease
-            )
+        """Handle the job handed over, or one claimed if one is due; True if there was one."""
+        claimed, self._handed = self._handed, None
+        if claimed is None:
+            async with self._sessions() as session, session.begin():
+                claimed = await claim_with_context(
+                    session, DispatchJob, self._worker, self._now(), self._lease
+                )
         if claimed is None:
             return False
         self._wakeup.notify()

@@ -7,10 +7,17 @@ import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from bot.db.session import is_unavailable
 
 log = logging.getLogger(__name__)
+
+
+class Waiter(Protocol):
+    """What an idle worker waits on: a ``Wakeup``, or a worker with a way of its own."""
+
+    async def wait(self, seconds: float) -> None: ...
 
 
 class Wakeup:
@@ -51,7 +58,7 @@ class Wakeup:
 
 
 async def run_forever(
-    name: str, step: Callable[[], Awaitable[bool]], wakeup: Wakeup, poll_seconds: float
+    name: str, step: Callable[[], Awaitable[bool]], wakeup: Waiter, poll_seconds: float
 ) -> None:
     """Call ``step`` until it reports no work, then wait; errors are logged, never fatal."""
     while True:
