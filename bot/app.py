@@ -227,9 +227,12 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         try:
             yield
         finally:
-            for task in running:
+            # The expander first: a job it claims for a dispatcher must find it still running.
+            running[0].cancel()
+            await asyncio.gather(running[0], return_exceptions=True)
+            for task in running[1:]:
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.gather(*running[1:], return_exceptions=True)
             await http.close()
             await store.close()
             await engine.dispose()

@@ -38,7 +38,7 @@ from bot.ops import deliveries, erasures
 from bot.ops.deliveries import Taken
 from bot.ops.events import Tally, do_record_events
 from bot.ops.inbox import ReplyTarget
-from bot.ops.sql import claim_with_context
+from bot.ops.sql import claim_with_context, finish_leased
 from bot.web.body import parse_json
 from bot.workers.handoff import Claimed, Handoff
 from bot.workers.loop import Wakeup
@@ -152,8 +152,12 @@ class DeliveryExpander:
             self._batch_failed(taken)
             for delivery in taken:
                 await self._table_row_alone(delivery)
+            self._dispatch_wakeup.notify()
             return True
-        self._expanded(taken, tally, handed)
+        else:
+            await self._expanded(taken, tally, handed)
+        finally:
+            self._let_go(handed)  # cancelled: nothing was handed over
         return bool(taken)
 
     async def _from_log(self, receive_log: ReceiveLog, limit: int, busy: bool) -> bool:
@@ -178,8 +182,11 @@ class DeliveryExpander:
             self._batch_failed(taken)
             for delivery in taken:
                 await self._log_row_alone(receive_log, delivery)
+            self._dispatch_wakeup.notify()
         else:
-            self._expanded(taken, tally, handed)
+            await self._expanded(taken, tally, handed)
+        finally:
+            self._let_go(handed)  # cancelled: nothing was handed over
         # past what this transaction took, or what another gateway had already expanded
         self._read_to = max(self._read_to, taken[-1].id if taken else after)
         caught_up = len(taken) < limit
@@ -242,25 +249,34 @@ class DeliveryExpander:
             handed[-1] = (worker, claimed)
 
     def _let_go(self, handed: list[Handed]) -> None:
-        """The transaction failed: its claims are undone, the reserved dispatchers let go."""
-        if self._handoff is not None:
-            for worker, _ in handed:
-                self._handoff.give(worker, None)
+        """The transaction failed or was cancelled: its claims are undone; let them go."""
+        while handed and self._handoff is not None:
+            worker, _ = handed.pop()
+            self._handoff.give(worker, None)
 
-    def _expanded(self, taken: list[Taken], tally: Tally, handed: list[Handed]) -> None:
-        claimed = 0
-        if self._handoff is not None:
-            for worker, job in handed:
-                self._handoff.give(worker, job)
-                claimed += job is not None
+    async def _expanded(self, taken: list[Taken], tally: Tally, handed: list[Handed]) -> None:
+        """Hand the claimed jobs over and wake a dispatcher for the rest.
+
+        A job claimed for a dispatcher that stopped meanwhile (the process is stopping) is
+        released, so that the conversation does not wait for the lease to run out.
+        """
+        claimed, orphans = 0, []
+        while handed and self._handoff is not None:
+            worker, job = handed.pop(0)
+            claimed += job is not None
+            if not self._handoff.give(worker, job) and job is not None:
+                orphans.append((worker, job[0]))
         if tally.messages > claimed:
             self._dispatch_wakeup.notify()
         if taken:
             log.info("webhook deliveries: %d expanded, %s", len(taken), tally)
+        if orphans:
+            async with self._sessions() as session, session.begin():
+                for worker, job in orphans:
+                    await finish_leased(session, DispatchJob, job.id, worker, {})
 
     def _batch_failed(self, taken: list[Taken]) -> None:
         log.warning("webhook deliveries: a batch of %d failed, one by one now", len(taken))
-        self._dispatch_wakeup.notify()
 
     def _retry_at(self, delivery: Taken) -> dt.datetime:
         return self._now() + backoff(delivery.attempts + 1, cap=RETRY_CAP_SECONDS)

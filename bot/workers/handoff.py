@@ -43,9 +43,12 @@ class Handoff:
                 return None
             return await handed
         finally:
+            # A notify that woke this worker as it was handed a job is dropped here; the
+            # dispatcher passes one on as it starts any job (``Dispatcher.step``).
             woken.cancel()
             if self._idle.get(worker) is handed:
                 del self._idle[worker]
+            handed.cancel()  # stopped while reserved: ``give`` must know nobody takes it
 
     def reserve(self) -> str | None:
         """An idle worker, now bound to wait for ``give``; None if none is idle."""
@@ -56,8 +59,14 @@ class Handoff:
                 return worker
         return None
 
-    def give(self, worker: str, claimed: Claimed | None) -> None:
-        """Hand a reserved worker the job claimed for it (committed), or None to let it go."""
+    def give(self, worker: str, claimed: Claimed | None) -> bool:
+        """Hand a reserved worker the job claimed for it (committed), or None to let it go.
+
+        False if the worker stopped meanwhile (the process is stopping): the caller then
+        releases the job's lease.
+        """
         handed = self._reserved.pop(worker)
-        if not handed.done():  # cancelled when the process stops: the lease then runs out
-            handed.set_result(claimed)
+        if handed.done():
+            return False
+        handed.set_result(claimed)
+        return True

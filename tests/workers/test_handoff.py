@@ -188,3 +188,59 @@ async def test_a_woken_or_stopped_dispatcher_is_no_longer_idle():
     with pytest.raises(asyncio.CancelledError):
         await stopped
     assert handoff.reserve() is None
+
+
+async def test_several_conversations_go_to_several_idle_dispatchers(sessions):
+    pieces = Pieces(sessions, dispatchers=3)
+    waiting = await pieces.idle()
+    await pieces.member_writes("m1", who="anna")
+    await pieces.member_writes("m2", who="binh")
+    assert await pieces.expander.step() is True
+    owners = await pieces.leases()
+    assert None not in owners and len(set(owners)) == 2
+    done, still_idle = await asyncio.wait(waiting, timeout=1)
+    assert (len(done), len(still_idle)) == (2, 1)  # two handed a job, the third left idle
+    for task in still_idle:
+        task.cancel()
+    assert pieces.wakeup.notified == 0
+    assert sorted(d._worker for d in pieces.dispatchers if d._handed is not None) == sorted(owners)
+
+
+async def test_a_job_claimed_for_a_dispatcher_that_stopped_meanwhile_is_released(
+    sessions, monkeypatch
+):
+    pieces = Pieces(sessions)
+    [idle] = await pieces.idle()
+    real_claim = expanding.claim_with_context
+
+    async def claim_as_the_process_stops(*args, **kwargs):
+        claimed = await real_claim(*args, **kwargs)
+        idle.cancel()  # the dispatcher is stopped before the expander commits
+        await asyncio.sleep(0)
+        return claimed
+
+    monkeypatch.setattr(expanding, "claim_with_context", claim_as_the_process_stops)
+    await pieces.member_writes("m1")
+    assert await pieces.expander.step() is True
+    assert idle.cancelled()
+    assert await pieces.leases() == [None]  # free at once, not held until the lease ends
+
+
+async def test_an_expander_cancelled_between_claim_and_commit_lets_the_dispatcher_go(
+    sessions, monkeypatch
+):
+    real_claim = expanding.claim_with_context
+
+    async def claim_then_stop(*args, **kwargs):
+        await real_claim(*args, **kwargs)
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(expanding, "claim_with_context", claim_then_stop)
+    pieces = Pieces(sessions)
+    [idle] = await pieces.idle()
+    await pieces.member_writes("m1")
+    with pytest.raises(asyncio.CancelledError):
+        await pieces.expander.step()
+    await asyncio.wait_for(idle, 1)
+    assert pieces.dispatchers[0]._handed is None
+    assert await pieces.leases() == []  # the whole expansion rolled back: tried again later
