@@ -23,7 +23,7 @@ from bot.db.group_commit import AsyncpgWriter, GroupCommit, table_writer
 from bot.db.migrate import upgrade
 from bot.db.receive_log import ReceiveLog, open_receive_log, receive_log_url
 from bot.db.receive_log import row as log_row
-from bot.db.session import create_engine, session_factory
+from bot.db.session import create_engine, create_worker_engine, session_factory
 from bot.inbox import Inbox, RowOf
 from bot.notify.send import EmailNotifier, SmtpSettings, WebhookNotifier
 from bot.ops import deliveries
@@ -124,6 +124,8 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         expand_wakeup, dispatch_wakeup, outbox_wakeup = Wakeup(), Wakeup(), Wakeup()
         app[keys.OUTBOX_WAKEUP] = outbox_wakeup
         app[keys.SESSIONS] = sessions
+        worker_engine = create_worker_engine(settings.database_url, engine)
+        workers = session_factory(worker_engine)
         store = await open_delivery_store(settings.database_url, engine)
         receive_log = store.receive_log
         inbox = app[keys.INBOX] = Inbox(
@@ -138,7 +140,7 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         lease = dt.timedelta(seconds=settings.lease_seconds)
         handoff = Handoff(lease)
         expander = DeliveryExpander(
-            sessions,
+            workers,
             settings.accounts,
             settings.reply_target,
             dispatch_wakeup,
@@ -153,7 +155,7 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
         http = aiohttp.ClientSession()
         rasa = RasaClient(http, settings.rasa_urls, settings.rasa_timeout_seconds)
         me = f"{socket.gethostname()}:{os.getpid()}"
-        zalo_tokens = build_zalo_tokens(settings, sessions, http, me, clock)
+        zalo_tokens = build_zalo_tokens(settings, workers, http, me, clock)
         senders = build_senders(settings, http, zalo_tokens, clock)
         tasks = [
             run_forever(
@@ -166,10 +168,10 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             )
         retry_for = dt.timedelta(hours=settings.send_retry_hours)
         recent = app[keys.RECENT_SENDS] = RecentSends()
-        replies = ReplySender(sessions, senders, clock=clock, retry_for=retry_for, recent=recent)
+        replies = ReplySender(workers, senders, clock=clock, retry_for=retry_for, recent=recent)
         for n in range(DISPATCH_WORKERS):
             worker = Dispatcher(
-                sessions,
+                workers,
                 rasa,
                 worker_id=f"{me}:d{n}",
                 lease=lease,
@@ -191,12 +193,12 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             before_window_closes=dt.timedelta(hours=settings.window_warn_hours),
             targets=tuple(notifiers),
         )
-        sweeper = DeadlineSweeper(sessions, policy, notify_wakeup, clock)
+        sweeper = DeadlineSweeper(workers, policy, notify_wakeup, clock)
         tasks.append(
             run_forever("deadline sweep", sweeper.step, Wakeup(), settings.deadline_sweep_seconds)
         )
         notifier = NotificationWorker(
-            sessions, notifiers, worker_id=f"{me}:n", lease=lease, clock=clock
+            workers, notifiers, worker_id=f"{me}:n", lease=lease, clock=clock
         )
         tasks.append(
             run_forever("notifier", notifier.step, notify_wakeup, settings.worker_poll_seconds)
@@ -205,7 +207,7 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             tasks.append(run_retention(settings, sessions, clock))
         for n in range(OUTBOX_WORKERS):
             sender = OutboxWorker(
-                sessions,
+                workers,
                 senders,
                 worker_id=f"{me}:o{n}",
                 lease=lease,
@@ -235,6 +237,8 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             await asyncio.gather(*running[1:], return_exceptions=True)
             await http.close()
             await store.close()
+            if worker_engine is not engine:
+                await worker_engine.dispose()
             await engine.dispose()
 
     app.cleanup_ctx.append(lifecycle)

@@ -37,8 +37,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
-    """A session factory over a migrated database."""
-    engine = create_engine(database_url)
+    """A session factory over a migrated database; on SQLite, the workers' inline engine."""
+    engine = create_engine(database_url, inline=True)
     await upgrade(engine)
     yield session_factory(engine)
     await engine.dispose()

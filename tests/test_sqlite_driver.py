@@ -1,13 +1,20 @@
-"""The one-hop SQLite cursor (``bot.db.sqlite_driver``) does what SQLAlchemy's users rely on."""
+"""The one-hop SQLite cursor (``bot.db.sqlite_driver``) does what SQLAlchemy's users rely on.
+
+Both kinds of connection: the console's, whose statements run on aiosqlite's thread, and the
+workers' inline one, whose statements run on the event loop unless the database is locked.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import sqlite3
 
 import aiosqlite
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.db.session import create_engine
+from bot.db.session import create_engine, create_worker_engine
 from tests.helpers.databases import sqlite_url
 
 metadata = MetaData()
@@ -19,9 +26,9 @@ ITEMS = Table(
 )
 
 
-@pytest.fixture
-async def engine(tmp_path):
-    engine = create_engine(sqlite_url(tmp_path))
+@pytest.fixture(params=[False, True], ids=["thread", "inline"])
+async def engine(request, tmp_path):
+    engine = create_engine(sqlite_url(tmp_path), inline=request.param)
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
     yield engine
@@ -55,18 +62,138 @@ async def test_errors_come_through_as_sqlalchemys_and_roll_back(engine):
         assert (await connection.execute(select(ITEMS.c.id))).all() == []
 
 
-async def test_a_statement_is_one_trip_to_the_database_thread(engine, monkeypatch):
-    trips = 0
+@pytest.fixture
+def trips(monkeypatch):
+    """The functions run on aiosqlite's thread, by name, from the time it is asked for."""
+    ran: list[str] = []
     real = aiosqlite.Connection._execute
 
     async def counted(self, fn, *args, **kwargs):
-        nonlocal trips
-        trips += 1
+        ran.append(getattr(fn, "__name__", repr(fn)))
         return await real(self, fn, *args, **kwargs)
 
-    async with engine.connect() as connection:
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return ran
+
+
+@pytest.fixture
+async def thread_engine(tmp_path):
+    engine = create_engine(sqlite_url(tmp_path))
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def inline_engine(thread_engine, tmp_path):
+    engine = create_engine(sqlite_url(tmp_path), inline=True)
+    yield engine
+    await engine.dispose()
+
+
+async def test_a_statement_is_one_trip_to_the_database_thread(thread_engine, request):
+    async with thread_engine.connect() as connection:
         await connection.execute(select(1))  # the connection's set-up is done
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        ran = request.getfixturevalue("trips")
         rows = await connection.execute(select(ITEMS.c.id, ITEMS.c.name))
         assert rows.all() == []
-        assert trips == 1  # SQLAlchemy's own adapter: cursor, execute, fetch, close
+        assert len(ran) == 1  # SQLAlchemy's own adapter: cursor, execute, fetch, close
+
+
+async def test_inline_statements_take_no_trip_and_the_commit_one(inline_engine, request):
+    async with inline_engine.connect() as connection:
+        await connection.execute(select(1))
+    ran = request.getfixturevalue("trips")
+    async with inline_engine.begin() as connection:
+        await connection.execute(insert(ITEMS).values(name="a"))
+        await connection.execute(update(ITEMS).values(name="b").returning(ITEMS.c.id))
+        assert (await connection.execute(select(ITEMS.c.name))).scalars().all() == ["b"]
+        assert ran == []
+    assert ran == ["commit"]  # on the thread: a commit may checkpoint the WAL
+    async with inline_engine.connect() as connection:
+        await connection.execute(insert(ITEMS), [{"name": "c"}, {"name": "d"}])
+        assert ran == ["commit", "_execute"]  # executemany stays on the thread
+        await connection.rollback()
+
+
+async def test_no_trip_to_end_a_transaction_that_wrote_nothing(engine, request):
+    async with engine.connect() as connection:
+        await connection.execute(select(1))
+    ran = request.getfixturevalue("trips")
+    async with engine.begin() as connection:  # then returned to the pool, "reset"
+        assert (await connection.execute(select(ITEMS.c.id))).all() == []
+    async with engine.connect() as connection:
+        await connection.execute(select(ITEMS.c.id))
+        await connection.rollback()
+    assert ran.count("commit") == ran.count("rollback") == 0
+
+
+def _hold_write_lock(path: str) -> sqlite3.Connection:
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+async def test_a_locked_database_is_waited_for_on_the_thread_not_the_loop(
+    inline_engine, tmp_path, request
+):
+    async with inline_engine.connect() as connection:
+        await connection.execute(select(1))
+    ran = request.getfixturevalue("trips")
+    holder = _hold_write_lock(str(tmp_path / "bot.db"))
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def write() -> None:
+        async with inline_engine.begin() as connection:
+            await connection.execute(insert(ITEMS).values(name="a"))
+            await connection.execute(insert(ITEMS).values(name="b"))  # the lock is held now
+
+    ticker = asyncio.create_task(tick())
+    writer = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    assert not writer.done()
+    assert ticks >= 10  # the loop ran on while the statement waited
+    holder.rollback()
+    await asyncio.wait_for(writer, 5)
+    ticker.cancel()
+    holder.close()
+    assert ran == ["_execute_patiently", "commit"]
+    async with inline_engine.connect() as connection:
+        names = await connection.execute(select(ITEMS.c.name).order_by(ITEMS.c.id))
+        assert names.scalars().all() == ["a", "b"]
+        # back to no waiting on the loop
+        timeout = await connection.exec_driver_sql("PRAGMA busy_timeout")
+        assert timeout.scalar_one() == 0
+
+
+async def test_a_lock_held_too_long_fails_the_statement(inline_engine, tmp_path, monkeypatch):
+    monkeypatch.setattr("bot.db.sqlite_driver.PATIENT_MS", 100)
+    holder = _hold_write_lock(str(tmp_path / "bot.db"))
+    try:
+        with pytest.raises(OperationalError, match="locked"):
+            async with inline_engine.begin() as connection:
+                await connection.execute(insert(ITEMS).values(name="a"))
+    finally:
+        holder.close()
+    async with inline_engine.begin() as connection:
+        await connection.execute(insert(ITEMS).values(name="a"))
+
+
+async def test_the_workers_get_an_inline_engine_on_sqlite(tmp_path):
+    url = sqlite_url(tmp_path)
+    console = create_engine(url)
+    workers = create_worker_engine(url, console)
+    try:
+        assert workers is not console
+        assert workers.dialect.loaded_dbapi.inline
+        assert not console.dialect.loaded_dbapi.inline
+    finally:
+        await workers.dispose()
+        await console.dispose()

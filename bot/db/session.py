@@ -94,8 +94,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def _no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+    """An inline connection's statements never wait on the event loop (``sqlite_driver``)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
+
+
+def create_engine(database_url: str, *, inline: bool = False) -> AsyncEngine:
     """An async engine; for SQLite the file's folder is created and WAL mode switched on.
+
+    ``inline``: for SQLite, an engine whose statements run on the event loop's thread unless
+    the database is locked (``bot.db.sqlite_driver``), for small statements only (the
+    workers'): a long one would hold up every request meanwhile. Ignored for PostgreSQL.
 
     Statement parameters are left out of error messages: they hold members' messages.
     """
@@ -108,12 +119,14 @@ def create_engine(database_url: str) -> AsyncEngine:
         # connection is opened (a new thread, the pragmas) and closed again per session.
         engine = create_async_engine(
             url,
-            module=one_hop_dbapi(),
+            module=one_hop_dbapi(inline=inline),
             connect_args={"timeout": 10},
             pool_size=20,
             hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if inline:
+            event.listen(engine.sync_engine, "connect", _no_busy_wait)
         return engine
     # Said, not assumed from the server's default: each statement must see what committed
     # before it started, e.g. an erasure committed while expansion waited for its lock.
@@ -149,6 +162,16 @@ def create_engine(database_url: str) -> AsyncEngine:
 
     event.listen(engine.sync_engine.pool, "checkout", ping_if_idle)
     return engine
+
+
+def create_worker_engine(database_url: str, engine: AsyncEngine) -> AsyncEngine:
+    """The background workers' engine: for SQLite an inline one, otherwise ``engine``.
+
+    The console keeps ``engine``: its reports may read for a while, on a thread.
+    """
+    if make_url(database_url).get_backend_name() != "sqlite":
+        return engine
+    return create_engine(database_url, inline=True)
 
 
 def _note_idle(_dbapi_connection: Any, record: Any) -> None:

@@ -7,6 +7,13 @@ its turn: a bot turn is 10 statements, 43 round trips. This cursor runs the four
 function on the same thread, so a statement costs one. Transactions, errors and
 results are the adapter's: only where the steps run changes.
 
+An *inline* connection (``one_hop_dbapi(inline=True)``, for the workers' small statements)
+takes no trip at all: it runs each statement on the event loop's thread with SQLite's busy
+timeout at zero, and only a statement that finds the database locked by another connection
+goes to the thread, which waits for the lock there. The commit still goes to the thread (it
+may checkpoint the WAL, which writes and syncs the file). A commit or rollback with no
+transaction open is skipped on every connection: it would be a trip that does nothing.
+
 It leans on two private names, aiosqlite's ``Connection._execute`` and SQLAlchemy's adapter
 cursor's fields; both libraries are pinned (``requirements/project.lock``), and
 ``tests/test_sqlite_driver.py`` runs the cursor through what the adapter's users rely on.
@@ -27,6 +34,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 
 Outcome = tuple[Any, list[Any], int, int | None]  # description, rows, rowcount, lastrowid
 
+PATIENT_MS = 10_000  # how long a statement sent to the thread waits for the lock
+
 
 def _execute(
     connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
@@ -46,8 +55,27 @@ def _execute(
         cursor.close()
 
 
+def _execute_patiently(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> Outcome:
+    """On the database thread: ``_execute`` for an inline connection, waiting for the lock."""
+    connection.execute(f"PRAGMA busy_timeout={PATIENT_MS}")
+    try:
+        return _execute(connection, operation, parameters, many)
+    finally:
+        connection.execute("PRAGMA busy_timeout=0")
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds a lock."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """A client-side cursor whose statements each take one trip to aiosqlite's thread."""
+    """A client-side cursor whose statements each take one trip to aiosqlite's thread.
+
+    On an inline connection, none, unless the database is locked (see the module).
+    """
 
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 
@@ -89,11 +117,26 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         await self._run(operation, seq_of_parameters, many=True)
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
+        adapt_connection = self._adapt_connection
+        async with adapt_connection._execute_mutex:
             aiosqlite_connection = self._connection
+            raw = aiosqlite_connection._conn
+            on_thread = _execute
+            # executemany stays on the thread: retried there after a lock it might run twice
+            if adapt_connection.inline and not many:  # type: ignore[attr-defined]
+                try:
+                    self._keep(_execute(raw, operation, parameters, many))
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _busy(exc):
+                        raise
+                on_thread = _execute_patiently
             outcome = await aiosqlite_connection._execute(  # type: ignore[attr-defined]
-                _execute, aiosqlite_connection._conn, operation, parameters, many
+                on_thread, raw, operation, parameters, many
             )
+        self._keep(outcome)
+
+    def _keep(self, outcome: Outcome) -> None:
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -111,20 +154,46 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    """The adapter's connection, handing out ``OneHopCursor``s."""
+    """The adapter's connection, handing out ``OneHopCursor``s; ``inline``: see the module."""
 
-    __slots__ = ()
+    __slots__ = ("inline",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any, *, inline: bool) -> None:
+        super().__init__(dbapi, connection)
+        self.inline = inline
+
+    def commit(self) -> None:
+        if self._in_transaction():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._in_transaction():
+            super().rollback()
+
+    def _in_transaction(self) -> bool:
+        raw = self._connection._connection  # None once closed
+        return raw is not None and raw.in_transaction
 
 
 class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
     """The adapter's DBAPI module, connecting with ``OneHopConnection``."""
 
+    def __init__(self, *, inline: bool) -> None:
+        super().__init__(aiosqlite, sqlite3)
+        self.inline = inline
+
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        if self.inline:  # used on the event loop's thread too, never by two at once
+            kw["check_same_thread"] = False
         adapted = super().connect(*arg, **kw)
-        return OneHopConnection(self, adapted._connection)
+        return OneHopConnection(self, adapted._connection, inline=self.inline)
 
 
-def one_hop_dbapi() -> OneHopDbapi:
-    """What ``create_async_engine(..., module=...)`` takes for a ``sqlite+aiosqlite`` URL."""
-    return OneHopDbapi(aiosqlite, sqlite3)
+def one_hop_dbapi(*, inline: bool = False) -> OneHopDbapi:
+    """What ``create_async_engine(..., module=...)`` takes for a ``sqlite+aiosqlite`` URL.
+
+    ``inline``: statements run on the event loop's thread (see the module); the engine must
+    set the connections' busy timeout to zero (``bot.db.session``).
+    """
+    return OneHopDbapi(inline=inline)
