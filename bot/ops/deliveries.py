@@ -55,24 +55,14 @@ def received(channel: str, body: bytes, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-async def lock_expansion(session: AsyncSession, *, durable: bool = True) -> None:
+async def lock_expansion(session: AsyncSession) -> None:
     """Wait until no other process is expanding; released when the transaction ends.
 
     PostgreSQL: an advisory lock. SQLite: its write lock, taken now by an update that changes
     nothing (so that what the transaction reads cannot change before it writes).
-
-    ``durable=False``, for the expander's own transactions on PostgreSQL: the commit does not
-    wait for the WAL to reach the disk (``synchronous_commit`` off, for this transaction only;
-    about 1.3 ms). Nothing is lost by it: if the database server crashes in the next fraction
-    of a second, the expansion is lost whole, with the deletion of its delivery, which was
-    committed durably when it arrived and is expanded again. The first durable commit after
-    it (a turn stored before its reply is sent, a notification claimed before it goes out)
-    also makes it durable, the WAL being written in order. Erasures and retention keep the
-    durable default. SQLite's commits do not wait for the disk (``synchronous=NORMAL``).
     """
     if session.get_bind().dialect.name == "postgresql":
-        lock = _ADVISORY_LOCK if durable else _ADVISORY_LOCK_NOT_DURABLE
-        await session.execute(lock, {"key": EXPANSION_LOCK})
+        await session.execute(_ADVISORY_LOCK, {"key": EXPANSION_LOCK})
     else:
         await session.execute(_TAKE_WRITE_LOCK)
 
@@ -155,9 +145,6 @@ async def do_keep(
 
 # Built once: statement construction costs more CPU than running these small statements.
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_ADVISORY_LOCK_NOT_DURABLE = text(
-    "SELECT pg_advisory_xact_lock(:key), set_config('synchronous_commit', 'off', true)"
-)
 _CURSORS = ReceiveLogCursor.__table__
 _TAKE_WRITE_LOCK = update(_CURSORS).where(_CURSORS.c.log_id == "").values(last_id=0)
 _ANY_DUE = select(TABLE.c.id).where(TABLE.c.next_attempt_at <= bindparam("b_now")).limit(1)

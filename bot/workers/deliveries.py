@@ -141,7 +141,7 @@ class DeliveryExpander:
         handed: list[Handed] = []
         try:
             async with self._sessions() as session, session.begin():
-                await deliveries.lock_expansion(session, durable=False)
+                await deliveries.lock_expansion(session)
                 taken = await deliveries.take_due(session, self._now(), limit)
                 tally = await self._expand_all(session, taken)
                 await self._claim_for_idle(session, tally.messages, handed)
@@ -284,7 +284,7 @@ class DeliveryExpander:
     async def _table_row_alone(self, delivery: Taken) -> None:
         try:
             async with self._sessions() as session, session.begin():
-                await deliveries.lock_expansion(session, durable=False)
+                await deliveries.lock_expansion(session)
                 again = await deliveries.take_due(session, self._now(), 1, only_id=delivery.id)
                 await self._expand_all(session, again)
         except Exception as exc:

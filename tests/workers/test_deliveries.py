@@ -414,26 +414,3 @@ async def test_settle_waits_for_deliveries_being_committed(sessions):
     started = asyncio.get_running_loop().time()
     assert await inbox.settle(5) is True  # settled at once, and webhooks are arriving
     assert asyncio.get_running_loop().time() - started < 1
-
-
-async def test_on_postgresql_only_the_expanders_commits_skip_waiting_for_the_disk(
-    sessions, engine, database_url
-):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite's commits never wait for the disk (synchronous=NORMAL)")
-    settings: list[str] = []
-
-    def note_setting(connection) -> None:
-        settings.append(connection.exec_driver_sql("SHOW synchronous_commit").scalar_one())
-
-    event.listen(engine.sync_engine, "commit", note_setting)
-    try:
-        group = GroupCommit(table_writer(engine, deliveries.TABLE))
-        await group.add(deliveries.received("facebook", body("anna", "m1", "bhxh"), T0))
-        assert await expander(sessions, Clock()).step() is True
-        async with sessions() as session, session.begin():  # an erasure's, or retention's
-            await deliveries.lock_expansion(session)
-    finally:
-        event.remove(engine.sync_engine, "commit", note_setting)
-    assert settings == ["on", "off", "on"]  # the delivery stored, expanded, the erasure
-    assert await member_texts(sessions) == [("anna", "bhxh")]
