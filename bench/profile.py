@@ -39,7 +39,7 @@ from bot.channels.facebook import verify as facebook_verify
 from bot.db.group_commit import GroupCommit, table_writer
 from bot.db.migrate import upgrade
 from bot.db.models import DispatchJob
-from bot.db.session import create_engine, session_factory
+from bot.db.session import create_engine, create_worker_engine, session_factory
 from bot.inbox import Inbox
 from bot.ops import deliveries
 from bot.ops.sql import claim_head_of_line
@@ -111,13 +111,14 @@ class InstantSender:
 class Counters:
     """SQL statements, driver execute time and aiosqlite round trips, as they happen."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, *engines: AsyncEngine) -> None:
         self.statements = 0
         self.execute_seconds = 0.0
         self.round_trips = 0
         self._started: list[float] = []
-        event.listen(engine.sync_engine, "before_cursor_execute", self._before)
-        event.listen(engine.sync_engine, "after_cursor_execute", self._after)
+        for engine in engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", self._before)
+            event.listen(engine.sync_engine, "after_cursor_execute", self._after)
 
     def _before(self, *_args: Any) -> None:
         self.statements += 1
@@ -175,14 +176,15 @@ def _package(filename: str, name: str) -> str:
 class Profile:
     """The stages on one database, timed message by message."""
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, workers: AsyncEngine, settings: Settings) -> None:
+        """``engine``: the webhooks' (console's); ``workers``: the workers' (``bot.app``)."""
         self.settings = settings
-        self.counters = Counters(engine)
-        sessions = self.sessions = session_factory(engine)
+        self.counters = Counters(*{engine, workers})
+        sessions = self.sessions = session_factory(workers)
         now = utc_now
         reply_target = lambda _c, _p: dt.timedelta(hours=24)  # noqa: E731
         self.inbox = Inbox(
-            sessions,
+            session_factory(engine),
             GroupCommit(table_writer(engine, deliveries.TABLE)),
             deliveries.received,
             expand_wakeup=Wakeup(),
@@ -302,9 +304,10 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
     texts = member_questions()
     async with harness.database(backend, folder) as database_url:
         engine = create_engine(database_url)
+        workers = create_worker_engine(database_url, engine)
         try:
             await upgrade(engine)
-            bench = Profile(engine, settings)
+            bench = Profile(engine, workers, settings)
             profiler = cProfile.Profile()
             with bench.counters.counting_round_trips():
                 for number in range(settings.warmup + 2 * settings.messages):
@@ -315,6 +318,7 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
                 profiler.disable()
             backlog = await bench.claims_with_backlog(texts, backend == "postgresql")
         finally:
+            await workers.dispose()
             await engine.dispose()
     stages = bench.summary()
     say(json.dumps(stages, indent=1))
