@@ -44,7 +44,7 @@ SIDES = ("gateway", "rasa")
 class Settings:
     """How many turns, conversations and seconds."""
 
-    turns: int = 40  # sequential turns per side, one conversation each (latency)
+    turns: int = 100  # sequential turns per side, one conversation each (latency)
     conversations: int = 8  # concurrent conversations per side (throughput)
     seconds: float = 20.0  # one throughput round
     rounds: int = 3  # interleaved throughput rounds per side
