@@ -193,7 +193,8 @@ def create_app(settings: Settings, clock: Callable[[], dt.datetime] = utc_now) -
             before_window_closes=dt.timedelta(hours=settings.window_warn_hours),
             targets=tuple(notifiers),
         )
-        sweeper = DeadlineSweeper(workers, policy, notify_wakeup, clock)
+        # The console's engine: a sweep reads every open question, too long for the loop.
+        sweeper = DeadlineSweeper(sessions, policy, notify_wakeup, clock)
         tasks.append(
             run_forever("deadline sweep", sweeper.step, Wakeup(), settings.deadline_sweep_seconds)
         )

@@ -113,8 +113,29 @@ async def test_inline_statements_take_no_trip_and_the_commit_one(inline_engine, 
     assert ran == ["commit"]  # on the thread: a commit may checkpoint the WAL
     async with inline_engine.connect() as connection:
         await connection.execute(insert(ITEMS), [{"name": "c"}, {"name": "d"}])
-        assert ran == ["commit", "_execute"]  # executemany stays on the thread
+        assert ran == ["commit", "_execute_patiently"]  # executemany stays on the thread
         await connection.rollback()
+
+
+async def test_a_long_inline_transaction_lets_other_tasks_run(inline_engine):
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    async with inline_engine.begin() as connection:
+        await connection.execute(select(1))
+        ticker = asyncio.create_task(tick())
+        await asyncio.sleep(0)
+        started = ticks
+        for number in range(2000):  # tens of milliseconds of statements, no trip
+            await connection.execute(insert(ITEMS).values(name=str(number)))
+        during = ticks - started
+        ticker.cancel()
+    assert during >= 5  # about once every YIELD_AFTER_SECONDS; never without it
 
 
 async def test_no_trip_to_end_a_transaction_that_wrote_nothing(engine, request):
@@ -150,10 +171,15 @@ async def test_a_locked_database_is_waited_for_on_the_thread_not_the_loop(
             await asyncio.sleep(0.01)
             ticks += 1
 
+    timeout_after = None
+
     async def write() -> None:
+        nonlocal timeout_after
         async with inline_engine.begin() as connection:
-            await connection.execute(insert(ITEMS).values(name="a"))
-            await connection.execute(insert(ITEMS).values(name="b"))  # the lock is held now
+            await connection.execute(insert(ITEMS).values(name="a"))  # waits for the lock
+            await connection.execute(insert(ITEMS).values(name="b"))  # inline: it is ours
+            timeout = await connection.exec_driver_sql("PRAGMA busy_timeout")
+            timeout_after = timeout.scalar_one()
 
     ticker = asyncio.create_task(tick())
     writer = asyncio.create_task(write())
@@ -165,25 +191,44 @@ async def test_a_locked_database_is_waited_for_on_the_thread_not_the_loop(
     ticker.cancel()
     holder.close()
     assert ran == ["_execute_patiently", "commit"]
+    assert timeout_after == 0  # back to no waiting on the loop
     async with inline_engine.connect() as connection:
         names = await connection.execute(select(ITEMS.c.name).order_by(ITEMS.c.id))
         assert names.scalars().all() == ["a", "b"]
-        # back to no waiting on the loop
-        timeout = await connection.exec_driver_sql("PRAGMA busy_timeout")
-        assert timeout.scalar_one() == 0
 
 
 async def test_a_lock_held_too_long_fails_the_statement(inline_engine, tmp_path, monkeypatch):
     monkeypatch.setattr("bot.db.sqlite_driver.PATIENT_MS", 100)
     holder = _hold_write_lock(str(tmp_path / "bot.db"))
-    try:
-        with pytest.raises(OperationalError, match="locked"):
-            async with inline_engine.begin() as connection:
+    async with inline_engine.connect() as connection:
+        try:
+            with pytest.raises(OperationalError, match="locked"):
                 await connection.execute(insert(ITEMS).values(name="a"))
-    finally:
-        holder.close()
-    async with inline_engine.begin() as connection:
+        finally:
+            holder.close()
+        await connection.rollback()
+        timeout = await connection.exec_driver_sql("PRAGMA busy_timeout")
+        assert timeout.scalar_one() == 0
         await connection.execute(insert(ITEMS).values(name="a"))
+        await connection.commit()
+
+
+async def test_executemany_waits_for_a_lock_on_the_thread(inline_engine, tmp_path):
+    holder = _hold_write_lock(str(tmp_path / "bot.db"))
+    writer = asyncio.create_task(_insert_many(inline_engine, ["a", "b"]))
+    await asyncio.sleep(0.2)
+    assert not writer.done()
+    holder.rollback()
+    holder.close()
+    await asyncio.wait_for(writer, 5)
+    async with inline_engine.connect() as connection:
+        names = await connection.execute(select(ITEMS.c.name).order_by(ITEMS.c.id))
+        assert names.scalars().all() == ["a", "b"]
+
+
+async def _insert_many(engine, names: list[str]) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(ITEMS), [{"name": name} for name in names])
 
 
 async def test_the_workers_get_an_inline_engine_on_sqlite(tmp_path):

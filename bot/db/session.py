@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,20 +86,18 @@ def use_wal(connection: Any, wait: float = 10.0) -> None:
         cursor.close()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    use_wal(dbapi_connection)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_seconds: float) -> Callable[[Any, Any], None]:
+    """What a new SQLite connection is set up with; a lock is waited for that long."""
 
+    def set_up(dbapi_connection: Any, _record: Any) -> None:
+        use_wal(dbapi_connection)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
+        cursor.close()
 
-def _no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
-    """An inline connection's statements never wait on the event loop (``sqlite_driver``)."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")
-    cursor.close()
+    return set_up
 
 
 def create_engine(database_url: str, *, inline: bool = False) -> AsyncEngine:
@@ -117,16 +116,17 @@ def create_engine(database_url: str, *, inline: bool = False) -> AsyncEngine:
         # One connection (and aiosqlite thread) per concurrent session: with the default pool
         # of 5, the workers and a few webhook requests overflow it, and every overflow
         # connection is opened (a new thread, the pragmas) and closed again per session.
+        # An inline connection's statements never wait for a lock on the event loop: the
+        # thread waits for them (``sqlite_driver``).
+        busy_timeout = 0 if inline else 10
         engine = create_async_engine(
             url,
             module=one_hop_dbapi(inline=inline),
-            connect_args={"timeout": 10},
+            connect_args={"timeout": busy_timeout},
             pool_size=20,
             hide_parameters=True,
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        if inline:
-            event.listen(engine.sync_engine, "connect", _no_busy_wait)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout))
         return engine
     # Said, not assumed from the server's default: each statement must see what committed
     # before it started, e.g. an erasure committed while expansion waited for its lock.

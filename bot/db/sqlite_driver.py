@@ -10,9 +10,13 @@ results are the adapter's: only where the steps run changes.
 An *inline* connection (``one_hop_dbapi(inline=True)``, for the workers' small statements)
 takes no trip at all: it runs each statement on the event loop's thread with SQLite's busy
 timeout at zero, and only a statement that finds the database locked by another connection
-goes to the thread, which waits for the lock there. The commit still goes to the thread (it
-may checkpoint the WAL, which writes and syncs the file). A commit or rollback with no
-transaction open is skipped on every connection: it would be a trip that does nothing.
+goes to the thread, which waits for the lock there (``executemany`` always does). Such a
+statement never lets other tasks in, so a connection that has held the loop for
+``YIELD_AFTER_SECONDS`` gives it up for one turn before its next statement: a long
+transaction (a batch of a hundred deliveries) does not hold webhooks' acknowledgements up
+for its whole length. The commit still goes to the thread (it may checkpoint the WAL, which
+writes and syncs the file). A commit or rollback with no transaction open is skipped on every
+connection: it would be a trip that does nothing.
 
 It leans on two private names, aiosqlite's ``Connection._execute`` and SQLAlchemy's adapter
 cursor's fields; both libraries are pinned (``requirements/project.lock``), and
@@ -21,8 +25,10 @@ cursor's fields; both libraries are pinned (``requirements/project.lock``), and
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
+import time
 from typing import Any
 
 import aiosqlite
@@ -35,6 +41,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 Outcome = tuple[Any, list[Any], int, int | None]  # description, rows, rowcount, lastrowid
 
 PATIENT_MS = 10_000  # how long a statement sent to the thread waits for the lock
+YIELD_AFTER_SECONDS = 0.002  # an inline connection's longest hold on the event loop
 
 
 def _execute(
@@ -122,18 +129,22 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             aiosqlite_connection = self._connection
             raw = aiosqlite_connection._conn
             on_thread = _execute
-            # executemany stays on the thread: retried there after a lock it might run twice
-            if adapt_connection.inline and not many:  # type: ignore[attr-defined]
-                try:
-                    self._keep(_execute(raw, operation, parameters, many))
-                    return
-                except sqlite3.OperationalError as exc:
-                    if not _busy(exc):
-                        raise
+            if adapt_connection.inline:  # type: ignore[attr-defined]
                 on_thread = _execute_patiently
+                if not many:
+                    if time.perf_counter() - adapt_connection.yielded_at > YIELD_AFTER_SECONDS:
+                        await asyncio.sleep(0)
+                        adapt_connection.yielded_at = time.perf_counter()
+                    try:
+                        self._keep(_execute(raw, operation, parameters, many))
+                        return
+                    except sqlite3.OperationalError as exc:
+                        if not _busy(exc):
+                            raise
             outcome = await aiosqlite_connection._execute(  # type: ignore[attr-defined]
                 on_thread, raw, operation, parameters, many
             )
+            adapt_connection.yielded_at = time.perf_counter()
         self._keep(outcome)
 
     def _keep(self, outcome: Outcome) -> None:
@@ -156,16 +167,18 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """The adapter's connection, handing out ``OneHopCursor``s; ``inline``: see the module."""
 
-    __slots__ = ("inline",)
+    __slots__ = ("inline", "yielded_at")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any, *, inline: bool) -> None:
         super().__init__(dbapi, connection)
         self.inline = inline
+        self.yielded_at = 0.0  # when it last let other tasks run (inline)
 
     def commit(self) -> None:
         if self._in_transaction():
             super().commit()
+            self.yielded_at = time.perf_counter()
 
     def rollback(self) -> None:
         if self._in_transaction():
