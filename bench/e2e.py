@@ -44,7 +44,8 @@ SIDES = ("gateway", "rasa")
 class Settings:
     """How many turns, conversations and seconds."""
 
-    turns: int = 100  # sequential turns per side, one conversation each (latency)
+    turns: int = 100  # sequential turns per side (latency)
+    turns_per_conversation: int = 10  # then a new member: Rasa slows as a tracker grows
     conversations: int = 8  # concurrent conversations per side (throughput)
     seconds: float = 20.0  # one throughput round
     rounds: int = 3  # interleaved throughput rounds per side
@@ -52,7 +53,15 @@ class Settings:
     probe_limit: int = 200  # questions tried to find them
 
 
-QUICK = Settings(turns=3, conversations=2, seconds=2.0, rounds=1, texts=4, probe_limit=40)
+QUICK = Settings(
+    turns=3,
+    turns_per_conversation=2,
+    conversations=2,
+    seconds=2.0,
+    rounds=1,
+    texts=4,
+    probe_limit=40,
+)
 
 
 def rasa_request(port: int, sender: str, text: str) -> bytes:
@@ -133,13 +142,22 @@ class Turns:
         return self.gateway if name == "gateway" else self.rasa
 
 
-async def sequential(turns: Turns, texts: list[str], count: int) -> dict[str, Any]:
-    """One conversation per side, turn after turn, the two sides alternating."""
+async def sequential(
+    turns: Turns, texts: list[str], count: int, per_conversation: int
+) -> dict[str, Any]:
+    """Turn after turn, the two sides alternating; a new member every ``per_conversation``.
+
+    Rasa's time per turn grows with the conversation's tracker, so one conversation of a
+    hundred turns would measure long conversations, which members do not have.
+    """
     conns = {name: await turns.connect(name) for name in SIDES}
-    ids = {name: f"seq-{name}-{uuid.uuid4().hex[:8]}" for name in SIDES}
+    psids: list[str] = []
     latencies: dict[str, list[float]] = {name: [] for name in SIDES}
     try:
         for number in range(count):
+            if number % per_conversation == 0:
+                ids = {name: f"seq-{name}-{uuid.uuid4().hex[:8]}" for name in SIDES}
+                psids.append(ids["gateway"])
             text = texts[number % len(texts)]
             for name in SIDES if number % 2 == 0 else SIDES[::-1]:
                 latency, _ = await turns.side(name)(conns[name], ids[name], text)
@@ -149,22 +167,23 @@ async def sequential(turns: Turns, texts: list[str], count: int) -> dict[str, An
             conn.close()
     summary = {name: latency_summary(latencies[name]) for name in SIDES}
     return {
-        "psid": ids["gateway"],
+        "psids": psids,
         "turns": count,
+        "turns_per_conversation": per_conversation,
         "latency": summary,
         "p50_ratio": ratio(summary["gateway"]["p50_ms"], summary["rasa"]["p50_ms"]),
     }
 
 
 async def stages(
-    database_url: str, graph: harness.Graph, turns: Turns, psid: str
+    database_url: str, graph: harness.Graph, turns: Turns, psids: list[str]
 ) -> dict[str, Any]:
-    """Median time of each stage of ``psid``'s turns through the gateway, in milliseconds.
+    """Median time of each stage of ``psids``' turns through the gateway, in milliseconds.
 
     From the bench's send times, the stored message and job timestamps, and the fake Graph
     API's records of the ``typing_on`` action (sent just before the Rasa call) and the reply.
     """
-    posted = [p for p in turns.webhooks.posted if p.psid == psid]
+    posted = [p for p in turns.webhooks.posted if p.psid in psids]
     engine = create_engine(database_url)
     try:
         async with engine.connect() as conn:
@@ -176,13 +195,15 @@ async def stages(
             finished = {mid: at.timestamp() for mid, at in (await conn.execute(query)).all()}
     finally:
         await engine.dispose()
-    typing = [a.time.timestamp() for a in graph.actions if a.psid == psid]
-    replies = [m.time.timestamp() for m in graph.by_psid[psid]]
     parts: dict[str, list[float]] = {"to_typing_on": [], "rasa_turn": [], "to_send_api": []}
-    for post, typed, replied in zip(posted, typing, replies, strict=True):
-        parts["to_typing_on"].append(typed - post.at)
-        parts["rasa_turn"].append(finished[post.mid] - typed)
-        parts["to_send_api"].append(replied - finished[post.mid])
+    for psid in psids:
+        typing = [a.time.timestamp() for a in graph.actions if a.psid == psid]
+        replies = [m.time.timestamp() for m in graph.by_psid[psid]]
+        his = [p for p in posted if p.psid == psid]
+        for post, typed, replied in zip(his, typing, replies, strict=True):
+            parts["to_typing_on"].append(typed - post.at)
+            parts["rasa_turn"].append(finished[post.mid] - typed)
+            parts["to_send_api"].append(replied - finished[post.mid])
     return {name: ms(median(values)) for name, values in parts.items()}
 
 
@@ -261,10 +282,12 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
         say(f"  {len(texts)} member questions with a plain FAQ answer")
         turns = Turns(graph, ports, pids)
         with Sampler(pids) as sampler:
-            await sequential(turns, texts, 2)  # warm-up
-            latency = await sequential(turns, texts, settings.turns)
+            await sequential(turns, texts, 2, 2)  # warm-up
+            latency = await sequential(
+                turns, texts, settings.turns, settings.turns_per_conversation
+            )
             latency["gateway_stages_p50_ms"] = await stages(
-                database_url, graph, turns, latency.pop("psid")
+                database_url, graph, turns, latency.pop("psids")
             )
             say(f"  sequential: {latency}")
             rates = await throughput(turns, texts, settings)
