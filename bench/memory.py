@@ -49,7 +49,7 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
         pids = harness.pids(running) | harness.pids(bare)
         texts = await probe_texts(ports.rasa, settings.texts, settings.probe_limit)
         turns = Turns(graph, ports, pids)
-        await sequential(turns, texts, 1)
+        await sequential(turns, texts, 1, 1)
         at_rest = {name: memory_mb(pid) for name, pid in pids.items()}
         members = [f"69{n:014d}" for n in range(100)]
         webhooks = Webhooks(HOST, bare_port, member_questions(), members, "memory")
