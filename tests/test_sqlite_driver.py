@@ -117,24 +117,38 @@ async def test_inline_statements_take_no_trip_and_the_commit_one(inline_engine, 
         await connection.rollback()
 
 
-async def test_a_long_inline_transaction_lets_other_tasks_run(inline_engine):
-    ticks = 0
+class Ticker:
+    """A task counting how often the event loop lets it run (after ``pause`` seconds each)."""
 
-    async def tick() -> None:
-        nonlocal ticks
+    def __init__(self, pause: float) -> None:
+        self.ticks = 0
+        self._pause = pause
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def stop(self) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    async def _run(self) -> None:
         while True:
-            await asyncio.sleep(0)
-            ticks += 1
+            await asyncio.sleep(self._pause)
+            self.ticks += 1
 
+
+async def test_a_long_inline_transaction_lets_other_tasks_run(inline_engine):
+    ticker = Ticker(0)
     async with inline_engine.begin() as connection:
         await connection.execute(select(1))
-        ticker = asyncio.create_task(tick())
+        ticker.start()
         await asyncio.sleep(0)
-        started = ticks
+        started = ticker.ticks
         for number in range(2000):  # tens of milliseconds of statements, no trip
             await connection.execute(insert(ITEMS).values(name=str(number)))
-        during = ticks - started
-        ticker.cancel()
+        during = ticker.ticks - started
+        ticker.stop()
     assert during >= 5  # about once every YIELD_AFTER_SECONDS; never without it
 
 
@@ -163,14 +177,7 @@ async def test_a_locked_database_is_waited_for_on_the_thread_not_the_loop(
         await connection.execute(select(1))
     ran = request.getfixturevalue("trips")
     holder = _hold_write_lock(str(tmp_path / "bot.db"))
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
+    ticker = Ticker(0.01)
     timeout_after = None
 
     async def write() -> None:
@@ -181,14 +188,14 @@ async def test_a_locked_database_is_waited_for_on_the_thread_not_the_loop(
             timeout = await connection.exec_driver_sql("PRAGMA busy_timeout")
             timeout_after = timeout.scalar_one()
 
-    ticker = asyncio.create_task(tick())
+    ticker.start()
     writer = asyncio.create_task(write())
     await asyncio.sleep(0.3)
     assert not writer.done()
-    assert ticks >= 10  # the loop ran on while the statement waited
+    assert ticker.ticks >= 10  # the loop ran on while the statement waited
     holder.rollback()
     await asyncio.wait_for(writer, 5)
-    ticker.cancel()
+    ticker.stop()
     holder.close()
     assert ran == ["_execute_patiently", "commit"]
     assert timeout_after == 0  # back to no waiting on the loop
