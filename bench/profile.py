@@ -318,7 +318,8 @@ async def run_backend(backend: str, settings: Settings) -> dict[str, Any]:
                 profiler.disable()
             backlog = await bench.claims_with_backlog(texts, backend == "postgresql")
         finally:
-            await workers.dispose()
+            if workers is not engine:
+                await workers.dispose()
             await engine.dispose()
     stages = bench.summary()
     say(json.dumps(stages, indent=1))

@@ -100,6 +100,10 @@ def _sqlite_pragmas(busy_timeout_seconds: float) -> Callable[[Any, Any], None]:
     return set_up
 
 
+def _lent(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    dbapi_connection.lent()
+
+
 def create_engine(database_url: str, *, inline: bool = False) -> AsyncEngine:
     """An async engine; for SQLite the file's folder is created and WAL mode switched on.
 
@@ -127,6 +131,8 @@ def create_engine(database_url: str, *, inline: bool = False) -> AsyncEngine:
             hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout))
+        if inline:
+            event.listen(engine.sync_engine.pool, "checkout", _lent)
         return engine
     # Said, not assumed from the server's default: each statement must see what committed
     # before it started, e.g. an erasure committed while expansion waited for its lock.

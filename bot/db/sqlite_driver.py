@@ -173,7 +173,15 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def __init__(self, dbapi: Any, connection: Any, *, inline: bool) -> None:
         super().__init__(dbapi, connection)
         self.inline = inline
-        self.yielded_at = 0.0  # when it last let other tasks run (inline)
+        self.yielded_at = 0.0  # when it last let other tasks run, or was lent (inline)
+
+    def lent(self) -> None:
+        """The pool lends it to a session: its hold on the event loop counts from now.
+
+        Not from its last use, which may be long past: every transaction would then begin by
+        giving the loop up.
+        """
+        self.yielded_at = time.perf_counter()
 
     def commit(self) -> None:
         if self._in_transaction():

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def made(monkeypatch) -> dict[str, list[Any]]:
     """The dispatchers and expanders the app makes, and the loops it runs them in."""
-    made: dict[str, list[Any]] = {"dispatchers": [], "expanders": [], "loops": []}
+    made: dict[str, list[Any]] = {"dispatchers": [], "expanders": [], "sweepers": [], "loops": []}
 
     class Dispatcher(app_module.Dispatcher):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -36,6 +36,11 @@ def made(monkeypatch) -> dict[str, list[Any]]:
             super().__init__(*args, **kwargs)
             made["expanders"].append(self)
 
+    class DeadlineSweeper(app_module.DeadlineSweeper):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made["sweepers"].append(self)
+
     real_run_forever = app_module.run_forever
 
     def run_forever(name: str, step: Any, waiter: Any, poll_seconds: float) -> Any:
@@ -44,6 +49,7 @@ def made(monkeypatch) -> dict[str, list[Any]]:
 
     monkeypatch.setattr(app_module, "Dispatcher", Dispatcher)
     monkeypatch.setattr(app_module, "DeliveryExpander", DeliveryExpander)
+    monkeypatch.setattr(app_module, "DeadlineSweeper", DeadlineSweeper)
     monkeypatch.setattr(app_module, "run_forever", run_forever)
     return made
 
@@ -67,6 +73,8 @@ async def test_on_sqlite_the_workers_run_their_sql_inline_and_the_console_does_n
         console = client.app[keys.SESSIONS].kw["bind"]
         workers = made["expanders"][0]._sessions.kw["bind"]
         assert all(d._sessions.kw["bind"] is workers for d in made["dispatchers"])
+        # a sweep reads every open question: on a thread, not the loop
+        assert made["sweepers"][0]._sessions.kw["bind"] is console
         if database_url.startswith("sqlite"):
             assert workers is not console
             assert workers.dialect.loaded_dbapi.inline
