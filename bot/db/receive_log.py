@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.models import UTCDateTime
 from bot.db.session import create_engine, use_wal
+from bot.db.sqlite_driver import is_busy
 
 metadata = MetaData()
 
@@ -102,11 +103,6 @@ def _utc(stamp: str) -> dt.datetime:
     return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    """SQLite's BUSY, in any of its extended codes: another connection holds the file."""
-    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
-
-
 class ReceiveLog:
     """One open receive log, read and pruned by the expander.
 
@@ -130,7 +126,7 @@ class ReceiveLog:
             _run(self._inline, _INSERT, values)
             return
         except sqlite3.OperationalError as exc:
-            if not _busy(exc):
+            if not is_busy(exc):
                 raise
         await asyncio.get_running_loop().run_in_executor(
             self._thread, self._run_patiently, _INSERT, values
@@ -153,7 +149,7 @@ class ReceiveLog:
         try:
             return self._inline.execute(_NEWEST).fetchone()[0] or 0
         except sqlite3.OperationalError as exc:
-            if not _busy(exc):
+            if not is_busy(exc):
                 raise
         async with self.engine.connect() as connection:
             return (await connection.exec_driver_sql(_NEWEST)).scalar_one_or_none() or 0
@@ -168,7 +164,7 @@ class ReceiveLog:
             try:
                 return _received(self._inline.execute(_READ, (after, limit)).fetchall())
             except sqlite3.OperationalError as exc:
-                if not _busy(exc):
+                if not is_busy(exc):
                     raise
         async with self.engine.connect() as connection:
             return _received(await connection.exec_driver_sql(_READ, (after, limit)))

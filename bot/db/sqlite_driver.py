@@ -73,8 +73,8 @@ def _execute_patiently(
         connection.execute("PRAGMA busy_timeout=0")
 
 
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    """Whether SQLite refused because another connection holds a lock."""
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLite's BUSY, in any of its extended codes: another connection holds the file."""
     return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
@@ -139,7 +139,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                         self._keep(_execute(raw, operation, parameters, many))
                         return
                     except sqlite3.OperationalError as exc:
-                        if not _busy(exc):
+                        if not is_busy(exc):
                             raise
             outcome = await aiosqlite_connection._execute(  # type: ignore[attr-defined]
                 on_thread, raw, operation, parameters, many
