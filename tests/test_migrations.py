@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 import threading
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
@@ -64,3 +65,20 @@ def test_connections_opening_a_new_file_together_all_switch_it_to_wal(tmp_path):
         with sqlite3.connect(path) as connection:
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert failures == []
+
+
+def test_a_file_that_cannot_take_wal_is_an_error_not_a_silent_fallback(tmp_path):
+    # SQLite answers the switch with the old mode, no error, where WAL cannot work; the
+    # "unix-dotfile" VFS has no shared memory, like some network file systems.
+    connection = sqlite3.connect(f"file:{tmp_path / 'x.db'}?vfs=unix-dotfile", uri=True)
+    try:
+        with pytest.raises(RuntimeError, match="kept journal mode 'delete'"):
+            use_wal(connection)
+    finally:
+        connection.close()
+    memory = sqlite3.connect(":memory:")
+    try:
+        use_wal(memory)  # nothing to switch
+        assert memory.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+    finally:
+        memory.close()

@@ -64,7 +64,9 @@ def use_wal(connection: Any, wait: float = 10.0) -> None:
     The switch needs the file to itself, and SQLite may refuse it at once with "database is
     locked" (without calling the busy handler) while another process opening the same new file
     does the same. The mode is kept in the file: once one connection has switched, the others
-    find it done.
+    find it done. SQLite keeps the old mode, without an error, where WAL cannot work (a file
+    system without shared memory, such as some network shares): that is an error here, as
+    readers would then block the writers. An in-memory database has no file to switch.
     """
     deadline = time.monotonic() + wait
     cursor = connection.cursor()
@@ -72,8 +74,14 @@ def use_wal(connection: Any, wait: float = 10.0) -> None:
         while True:
             try:
                 cursor.execute("PRAGMA journal_mode")
-                if cursor.fetchone()[0] != "wal":
+                mode = cursor.fetchone()[0]
+                if mode not in ("wal", "memory"):
                     cursor.execute("PRAGMA journal_mode=WAL")
+                    if (mode := cursor.fetchone()[0]) != "wal":
+                        raise RuntimeError(
+                            f"SQLite kept journal mode {mode!r} instead of switching to WAL; "
+                            "put the database on a local file system"
+                        )
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
