@@ -5,7 +5,8 @@
     make retention ARGS="--dry-run"     # list what RETENTION_DAYS / RETENTION_MODE would forget
     make retention                      # forget it now
 
-Export writes everything held about the member as JSON (standard output without --out).
+Export writes everything held about the member as JSON (standard output without --out), the
+member's events in deliveries acknowledged but not expanded yet included.
 Erase anonymises the member's conversation (the reply ledger stays), deletes Rasa's tracker rows
 when RASA_TRACKER_DB_URL is set and records it in the audit log; erasing again finds nothing.
 Deliveries acknowledged before the erasure and not expanded yet are expanded without the
@@ -28,14 +29,18 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import receive_log
 from bot.db.migrate import upgrade
+from bot.db.receive_log import receive_log_url
 from bot.db.session import SessionFactory, create_engine, session_factory
 from bot.ops import deliveries, erasures, privacy, staff
 from bot.ops.privacy import TrackerEvents
+from bot.ops.unexpanded import WaitingEvents
 from bot.settings import Settings
 from bot.workers.retention import RetentionPolicy, RetentionSweeper, tracker_for
 
 CHANNELS = ("facebook", "zalo", "sandbox")
+WAITING_BATCH = 500  # deliveries read at a time from the table
 NOTHING_HELD = "Không còn dữ liệu nào của thành viên này (chưa từng có, hoặc đã xoá)."
 
 
@@ -59,8 +64,13 @@ async def opened(settings: Settings) -> AsyncIterator[tuple[SessionFactory, Trac
 
 
 async def export(settings: Settings, channel: str, page_id: str, user_id: str) -> dict[str, Any]:
-    """Everything held about the member; empty ``conversations`` if nothing is."""
+    """Everything held about the member; empty lists if nothing is.
+
+    The deliveries not expanded yet are read first (``bot.ops.unexpanded``).
+    """
+    waiting = WaitingEvents(channel, page_id, user_id)
     async with opened(settings) as (sessions, tracker), sessions() as session:
+        await _read_waiting(settings, session, waiting)
         conversation = await privacy.find_member(session, channel, page_id, user_id)
         found = (
             []
@@ -71,7 +81,24 @@ async def export(settings: Settings, channel: str, page_id: str, user_id: str) -
         "exported_at": utc_now().isoformat(),
         "member": {"channel": channel, "page_id": page_id, "user_id": user_id},
         "conversations": found,
+        "not_expanded_yet": waiting.events,
+        "unreadable_deliveries_waiting": waiting.unreadable,
     }
+
+
+async def _read_waiting(settings: Settings, session: AsyncSession, waiting: WaitingEvents) -> None:
+    """Give ``waiting`` every delivery not expanded yet: the receive log's, then the table's."""
+    log_url = receive_log_url(settings.database_url)
+    log_id = None if log_url is None else receive_log.identity(log_url)
+    if log_url is not None and log_id is not None:
+        expanded_to = await deliveries.log_cursor(session, log_id)
+        for _, channel, body, received_at in receive_log.rows_after(log_url, expanded_to):
+            await waiting.add(session, channel, body, received_at)
+    after = 0
+    while batch := await deliveries.waiting_after(session, after, WAITING_BATCH):
+        for _, channel, body, received_at in batch:
+            await waiting.add(session, channel, body, received_at)
+        after = batch[-1][0]
 
 
 async def erase(settings: Settings, channel: str, page_id: str, user_id: str) -> str:

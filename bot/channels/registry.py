@@ -79,8 +79,16 @@ def webhook_events(channel: str, body: Any, accounts: Accounts) -> list[WebhookE
 
     Raises InvalidPayload for a body the channel's parser refuses.
     """
+    events = every_event(channel, body)
     if channel == FACEBOOK:
-        return [e for e in facebook_parse.parse_delivery(body) if e.page_id in accounts.facebook]
+        return [e for e in events if e.page_id in accounts.facebook]
+    return events
+
+
+def every_event(channel: str, body: Any) -> list[WebhookEvent]:
+    """The events of a webhook body, for any page or OA; InvalidPayload if it is refused."""
+    if channel == FACEBOOK:
+        return facebook_parse.parse_delivery(body)
     if channel == ZALO:
         return zalo_parse.parse_event(body)
     raise ValueError(f"no webhook for channel {channel}")

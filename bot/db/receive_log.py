@@ -21,9 +21,11 @@ PostgreSQL needs none of this: deliveries go straight to its ``webhook_deliverie
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,7 @@ _INSERT = "INSERT INTO received (channel, body, received_at) VALUES (?, ?, ?)"
 _PRUNE = "DELETE FROM received WHERE id <= ?"
 _NEWEST = "SELECT max(id) FROM received"
 _READ = "SELECT id, channel, body, received_at FROM received WHERE id > ? ORDER BY id LIMIT ?"
+READ_BATCH = 500  # rows read at a time by ``rows_after``
 
 Received = tuple[int, str, bytes, dt.datetime]  # id, channel, body, received at
 
@@ -213,6 +216,41 @@ def _run(connection: sqlite3.Connection, statement: str, values: list[tuple[Any,
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+
+
+def identity(url: str) -> str | None:
+    """The log's id, read without writing; None if there is no log yet."""
+    with _read_only(url) as connection:
+        if connection is None:
+            return None
+        found = connection.execute("SELECT log_id FROM log_identity").fetchone()
+        return None if found is None else found[0]
+
+
+def rows_after(url: str, after: int) -> Iterator[Received]:
+    """The log's rows after ``after`` (its cursor: not expanded yet), read without writing.
+
+    For ``make member export``, in a process of its own beside the gateway's.
+    """
+    with _read_only(url) as connection:
+        if connection is None:
+            return
+        while batch := _received(connection.execute(_READ, (after, READ_BATCH)).fetchall()):
+            yield from batch
+            after = batch[-1][0]
+
+
+@contextlib.contextmanager
+def _read_only(url: str) -> Iterator[sqlite3.Connection | None]:
+    path = Path(str(make_url(url).database)).resolve()
+    if not path.exists():
+        yield None
+        return
+    connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 async def open_receive_log(url: str) -> ReceiveLog:

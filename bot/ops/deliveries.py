@@ -128,6 +128,26 @@ async def lock_log_cursor(session: AsyncSession, log_id: str) -> tuple[int, dt.d
     return found[0], found[1]
 
 
+async def log_cursor(session: AsyncSession, log_id: str) -> int:
+    """The receive log's cursor, read without a lock (0: nothing expanded yet)."""
+    found = select(_CURSORS.c.last_id).where(_CURSORS.c.log_id == log_id)
+    return (await session.execute(found)).scalar_one_or_none() or 0
+
+
+async def waiting_after(
+    session: AsyncSession, after: int, limit: int
+) -> list[tuple[int, str, bytes, dt.datetime]]:
+    """Up to ``limit`` deliveries in the table after id ``after``: id, channel, body, time."""
+    column = TABLE.c
+    found = (
+        select(column.id, column.channel, column.body, column.received_at)
+        .where(column.id > after)
+        .order_by(column.id)
+        .limit(limit)
+    )
+    return [(id_, channel, body, at) for id_, channel, body, at in await session.execute(found)]
+
+
 async def do_advance_log(session: AsyncSession, log_id: str, last_id: int) -> None:
     """Mark the receive log's rows up to ``last_id`` as expanded."""
     postgres = session.get_bind().dialect.name == "postgresql"
