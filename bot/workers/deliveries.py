@@ -20,7 +20,6 @@ a lock, whether anything is new: an expanding transaction holds the write lock f
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -41,8 +40,10 @@ from bot.ops.events import Tally, do_record_events
 from bot.ops.inbox import ReplyTarget
 from bot.ops.sql import claim_with_context, finish_leased
 from bot.web.body import parse_json
-from bot.workers.handoff import Handed, Handoff
+from bot.workers.handoff import Claimed, Handoff
 from bot.workers.loop import Wakeup
+
+Handed = tuple[str, Claimed | None]  # a reserved dispatcher and the job claimed for it
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +52,6 @@ SETTLE_SECONDS = 0.1
 PRUNE_EVERY = 256  # receive log rows; and whenever webhooks pause
 RETRY_CAP_SECONDS = 3600.0
 ERASURES_CHECK = dt.timedelta(minutes=1)
-
-
-class Handing:
-    """One expanding transaction's dealings with the idle dispatchers (``bot.workers.handoff``).
-
-    Jobs claimed for them are handed over at once with ``committed``, the promise of the
-    transaction's outcome, which ``end`` keeps.
-    """
-
-    def __init__(self) -> None:
-        self.committed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.reserved: list[str] = []  # reserved, and nothing claimed for them
-        self.claims = 0
-        self.orphans: list[tuple[str, DispatchJob]] = []  # claimed for one that had stopped
-
-    def end(self, handoff: Handoff | None, committed: bool) -> None:
-        """The transaction is over: tell the dispatchers handed a job, let the others go."""
-        if not self.committed.done():
-            self.committed.set_result(committed)
-        while self.reserved and handoff is not None:
-            handoff.give(self.reserved.pop(), None)
 
 
 class DeliveryExpander:
@@ -93,7 +73,7 @@ class DeliveryExpander:
         """``settle``: ``Inbox.settle``, to let acknowledgements go first.
 
         ``handoff``: this process's idle dispatchers, handed the new jobs claimed for them in
-        the expanding transaction, before it commits (``bot.workers.handoff``).
+        the expanding transaction (``bot.workers.handoff``).
         """
         self._sessions = sessions
         self._accounts = accounts
@@ -158,15 +138,15 @@ class DeliveryExpander:
 
     async def _from_table(self, limit: int) -> bool:
         taken: list[Taken] = []
-        handing = Handing()
+        handed: list[Handed] = []
         try:
             async with self._sessions() as session, session.begin():
                 await deliveries.lock_expansion(session)
                 taken = await deliveries.take_due(session, self._now(), limit)
                 tally = await self._expand_all(session, taken)
-                await self._claim_for_idle(session, tally.messages, handing)
+                await self._claim_for_idle(session, tally.messages, handed)
         except Exception as exc:
-            handing.end(self._handoff, committed=False)
+            self._let_go(handed)
             if is_unavailable(exc) or not taken:
                 raise
             self._batch_failed(taken)
@@ -175,14 +155,14 @@ class DeliveryExpander:
             self._dispatch_wakeup.notify()
             return True
         else:
-            await self._expanded(taken, tally, handing)
+            await self._expanded(taken, tally, handed)
         finally:
-            handing.end(self._handoff, committed=False)  # cancelled: rolled back
+            self._let_go(handed)  # cancelled: nothing was handed over
         return bool(taken)
 
     async def _from_log(self, receive_log: ReceiveLog, limit: int, busy: bool) -> bool:
         taken: list[Taken] = []
-        handing = Handing()
+        handed: list[Handed] = []
         after = self._read_to
         try:
             async with self._sessions() as session, session.begin():
@@ -194,9 +174,9 @@ class DeliveryExpander:
                 tally = await self._expand_all(session, taken)
                 if taken:
                     await deliveries.do_advance_log(session, receive_log.log_id, taken[-1].id)
-                await self._claim_for_idle(session, tally.messages, handing)
+                await self._claim_for_idle(session, tally.messages, handed)
         except Exception as exc:
-            handing.end(self._handoff, committed=False)
+            self._let_go(handed)
             if is_unavailable(exc) or not taken:
                 raise
             self._batch_failed(taken)
@@ -204,9 +184,9 @@ class DeliveryExpander:
                 await self._log_row_alone(receive_log, delivery)
             self._dispatch_wakeup.notify()
         else:
-            await self._expanded(taken, tally, handing)
+            await self._expanded(taken, tally, handed)
         finally:
-            handing.end(self._handoff, committed=False)  # cancelled: rolled back
+            self._let_go(handed)  # cancelled: nothing was handed over
         # past what this transaction took, or what another gateway had already expanded
         self._read_to = max(self._read_to, taken[-1].id if taken else after)
         caught_up = len(taken) < limit
@@ -248,44 +228,51 @@ class DeliveryExpander:
         )
 
     async def _claim_for_idle(
-        self, session: AsyncSession, new_jobs: int, handing: Handing
+        self, session: AsyncSession, new_jobs: int, handed: list[Handed]
     ) -> None:
         """Claim up to ``new_jobs`` jobs for idle dispatchers, each reserved first.
 
-        Each job claimed is handed over at once, before the commit (``bot.workers.handoff``).
+        Appends each reserved dispatcher with its claim (None if nothing was left to claim)
+        to ``handed``, which the caller gives over after the commit, or lets go.
         """
         handoff = self._handoff
-        while handoff is not None and handing.claims < new_jobs:
+        while handoff is not None and len(handed) < new_jobs:
             worker = handoff.reserve()
             if worker is None:
                 return
-            handing.reserved.append(worker)
+            handed.append((worker, None))
             claimed = await claim_with_context(
                 session, DispatchJob, worker, self._now(), handoff.lease
             )
             if claimed is None:
                 return
-            handing.reserved.pop()
-            handing.claims += 1
-            for loaded in claimed:  # so that a rollback does not expire them under the turn
-                session.expunge(loaded)
-            if not handoff.give(worker, Handed(claimed, handing.committed)):
-                handing.orphans.append((worker, claimed[0]))
+            handed[-1] = (worker, claimed)
 
-    async def _expanded(self, taken: list[Taken], tally: Tally, handing: Handing) -> None:
-        """Keep the handed jobs' promise and wake a dispatcher for the rest.
+    def _let_go(self, handed: list[Handed]) -> None:
+        """The transaction failed or was cancelled: its claims are undone; let them go."""
+        while handed and self._handoff is not None:
+            worker, _ = handed.pop()
+            self._handoff.give(worker, None)
+
+    async def _expanded(self, taken: list[Taken], tally: Tally, handed: list[Handed]) -> None:
+        """Hand the claimed jobs over and wake a dispatcher for the rest.
 
         A job claimed for a dispatcher that stopped meanwhile (the process is stopping) is
         released, so that the conversation does not wait for the lease to run out.
         """
-        handing.end(self._handoff, committed=True)
-        if tally.messages > handing.claims:
+        claimed, orphans = 0, []
+        while handed and self._handoff is not None:
+            worker, job = handed.pop(0)
+            claimed += job is not None
+            if not self._handoff.give(worker, job) and job is not None:
+                orphans.append((worker, job[0]))
+        if tally.messages > claimed:
             self._dispatch_wakeup.notify()
         if taken:
             log.info("webhook deliveries: %d expanded, %s", len(taken), tally)
-        if handing.orphans:
+        if orphans:
             async with self._sessions() as session, session.begin():
-                for worker, job in handing.orphans:
+                for worker, job in orphans:
                     await finish_leased(session, DispatchJob, job.id, worker, {})
 
     def _batch_failed(self, taken: list[Taken]) -> None:

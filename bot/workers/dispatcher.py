@@ -18,7 +18,7 @@ from bot.ops.dispatch import StoredTurn
 from bot.ops.outbox import Reply
 from bot.ops.sql import claim_with_context
 from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.workers.handoff import Handed, Handoff
+from bot.workers.handoff import Claimed, Handoff
 from bot.workers.loop import Wakeup
 from bot.workers.outbox import ReplySender
 
@@ -32,18 +32,6 @@ UNREACHABLE_TEXT = (
     "Hệ thống trả lời tự động đang gặp sự cố. Câu hỏi của bạn đã được chuyển tới cán bộ "
     "công đoàn, cán bộ sẽ trả lời bạn trong vòng 24 giờ."
 )
-
-
-async def _holds(handed: Handed) -> bool:
-    """Wait for the claim's transaction; False (logged) if it was rolled back."""
-    if await handed.holds():
-        return True
-    log.warning(
-        "dispatch job %s: the expansion that claimed it was rolled back; its delivery is "
-        "expanded again later",
-        handed.claimed[0].id,
-    )
-    return False
 
 
 class Dispatcher:
@@ -70,9 +58,7 @@ class Dispatcher:
         waiting to be sent; without it, or when something is, the outbox worker sends them.
         ``wakeup``: the dispatchers' own, passed on after each claim so that a backlog spreads
         over all of them. ``handoff``: where, idle, it waits for jobs the expander claims for
-        it (``bot.workers.handoff``); run it with itself as the waiter (``wait``). It asks Rasa
-        about a job handed over while the claiming transaction commits, and writes nothing
-        until that transaction has committed.
+        it (``bot.workers.handoff``); run it with itself as the waiter (``wait``).
         """
         self._sessions = sessions
         self._rasa = rasa
@@ -85,7 +71,7 @@ class Dispatcher:
         self._replies = replies
         self._wakeup = wakeup or Wakeup()
         self._handoff = handoff
-        self._handed: Handed | None = None
+        self._handed: Claimed | None = None
 
     async def wait(self, seconds: float) -> None:
         """Idle: wait for a job handed over, a wake-up, or ``seconds``."""
@@ -96,20 +82,17 @@ class Dispatcher:
 
     async def step(self) -> bool:
         """Handle the job handed over, or one claimed if one is due; True if there was one."""
-        handed, self._handed = self._handed, None
-        if handed is None:
+        claimed, self._handed = self._handed, None
+        if claimed is None:
             async with self._sessions() as session, session.begin():
                 claimed = await claim_with_context(
                     session, DispatchJob, self._worker, self._now(), self._lease
                 )
-            if claimed is None:
-                return False
-            handed = Handed(claimed)  # committed: its own transaction
+        if claimed is None:
+            return False
         self._wakeup.notify()
-        job, _, conversation = handed.claimed
+        job, message, conversation = claimed
         if conversation.mode != "bot":
-            if not await _holds(handed):
-                return True
             async with self._sessions() as session, session.begin():
                 await dispatch.do_skip_job(
                     session,
@@ -119,16 +102,13 @@ class Dispatcher:
                     self._now(),
                 )
             return True
-        await self._turn(handed)
+        await self._turn(job, message, conversation)
         return True
 
-    async def _turn(self, handed: Handed) -> None:
-        """Ask Rasa, then (once the claim is committed) record the turn and send its replies."""
-        job, message, conversation = handed.claimed
+    async def _turn(self, job: DispatchJob, message: Message, conversation: Conversation) -> None:
         text = (message.data or {}).get("payload") or message.text
         if not text.strip():
-            if await _holds(handed):
-                await self._without_words(job, message)
+            await self._without_words(job, message)
             return
         metadata = {
             "channel": conversation.channel,
@@ -136,8 +116,6 @@ class Dispatcher:
             "message_id": message.id,
         }
         result, error = await self._ask_rasa(conversation, text, metadata)
-        if not await _holds(handed):
-            return
         if error is not None:
             await self._rasa_failed(job, conversation, error)
             return

@@ -2,40 +2,21 @@
 
 The expander claims the job for an idle dispatcher inside the transaction that created it,
 with the very claim a dispatcher makes (so the order per conversation and the leases hold),
-and hands it over at once, with the promise of that transaction's outcome (``Handed``). The
-dispatcher asks Rasa while the expander commits, and waits for the commit before it writes
-anything: a turn whose claim was rolled back is dropped, and the job (with its message) is
-expanded again from the stored delivery and claimed afresh. The turn starts without a claim
-transaction of its own, a wake-up or a wait for the expander's commit (``docs/benchmarks.md``,
-sections 11 and 13). A dispatcher that is handed nothing claims for itself, as before.
-
-The one thing the early start gives up: if that commit fails after Rasa was asked, Rasa is
-asked again when the job is claimed afresh, so Rasa's tracker holds the member's message
-twice; the member still gets one reply, as after a crash in the middle of a turn.
+and hands it over once that transaction has committed. The turn then starts without a claim
+transaction of its own and without a wake-up: Rasa was asked 2 ms sooner on SQLite and 5 ms
+sooner on PostgreSQL in an A/B run (``docs/benchmarks.md``, section 11). A dispatcher that
+is handed nothing claims for itself, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from dataclasses import dataclass
 
 from bot.db.models import Conversation, DispatchJob, Message
 from bot.workers.loop import Waiter
 
 Claimed = tuple[DispatchJob, Message, Conversation]
-
-
-@dataclass(frozen=True)
-class Handed:
-    """A job claimed for a dispatcher, and the claiming transaction's outcome to come."""
-
-    claimed: Claimed
-    committed: asyncio.Future[bool] | None = None  # True, False if rolled back; None: was
-
-    async def holds(self) -> bool:
-        """Wait for the claiming transaction: True if it committed."""
-        return self.committed is None or await asyncio.shield(self.committed)
 
 
 class Handoff:
@@ -44,16 +25,16 @@ class Handoff:
     def __init__(self, lease: dt.timedelta) -> None:
         """``lease``: the dispatchers' lease, which a claim made for them takes."""
         self.lease = lease
-        self._idle: dict[str, asyncio.Future[Handed | None]] = {}
-        self._reserved: dict[str, asyncio.Future[Handed | None]] = {}
+        self._idle: dict[str, asyncio.Future[Claimed | None]] = {}
+        self._reserved: dict[str, asyncio.Future[Claimed | None]] = {}
 
-    async def wait(self, worker: str, wakeup: Waiter, seconds: float) -> Handed | None:
+    async def wait(self, worker: str, wakeup: Waiter, seconds: float) -> Claimed | None:
         """Wait, idle, as ``worker``: a job claimed for it, or None once woken or timed out.
 
         Once reserved (``reserve``) the worker waits for what the reserving transaction gives
         it, even if woken meanwhile, so a job claimed for it is never left behind.
         """
-        handed: asyncio.Future[Handed | None] = asyncio.get_running_loop().create_future()
+        handed: asyncio.Future[Claimed | None] = asyncio.get_running_loop().create_future()
         self._idle[worker] = handed
         woken = asyncio.ensure_future(wakeup.wait(seconds))
         try:
@@ -79,14 +60,14 @@ class Handoff:
                 return worker
         return None
 
-    def give(self, worker: str, handed: Handed | None) -> bool:
-        """Hand a reserved worker the job claimed for it, or None to let it go.
+    def give(self, worker: str, claimed: Claimed | None) -> bool:
+        """Hand a reserved worker the job claimed for it (committed), or None to let it go.
 
         False if the worker stopped meanwhile (the process is stopping): the caller then
-        releases the job's lease once the claim is committed.
+        releases the job's lease.
         """
-        waiting = self._reserved.pop(worker)
-        if waiting.done():
+        handed = self._reserved.pop(worker)
+        if handed.done():
             return False
-        waiting.set_result(handed)
+        handed.set_result(claimed)
         return True

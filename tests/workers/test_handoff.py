@@ -1,7 +1,6 @@
 """A new job is claimed for an idle dispatcher in the transaction that expands its message, and
-handed over before the commit: head of line only, Rasa asked while the transaction commits,
-nothing written and never lost when that transaction fails, on SQLite (table and receive
-log) and PostgreSQL."""
+handed over after the commit: head of line only, never lost when that transaction fails, on
+SQLite (table and receive log) and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.group_commit import GroupCommit, table_writer
-from bot.db.models import DispatchJob, OutboxItem
+from bot.db.models import DispatchJob
 from bot.db.receive_log import row as log_row
 from bot.ops import deliveries
 from bot.workers import deliveries as expanding
@@ -36,11 +35,9 @@ LEASE = dt.timedelta(seconds=60)
 class Rasa:
     def __init__(self) -> None:
         self.asked: list[str] = []
-        self.was_asked = asyncio.Event()
 
     async def turn(self, sender_id: str, text: str, metadata: dict) -> list[dict]:
         self.asked.append(text)
-        self.was_asked.set()
         return [{"custom": {"kind": "answer", "faq": "thu_viec", "text": "Tối đa 60 ngày."}}]
 
 
@@ -91,10 +88,6 @@ class Pieces:
         for mid in mids:
             await self.store.add(self.row("facebook", body(who, mid, f"cau hoi {mid}"), T0))
 
-    async def replies(self) -> int:
-        async with self.sessions() as session:
-            return len((await session.scalars(select(OutboxItem))).all())
-
     async def leases(self) -> list[str | None]:
         async with self.sessions() as session:
             jobs = await session.scalars(select(DispatchJob).order_by(DispatchJob.id))
@@ -114,65 +107,6 @@ async def test_a_new_job_is_claimed_for_an_idle_dispatcher_and_handed_over(sessi
     assert pieces.rasa.asked == ["cau hoi m1"]
     async with sessions() as session:
         assert (await session.scalar(select(DispatchJob.status))) == "done"
-
-
-def claim_then_wait_for_rasa(pieces: Pieces, then: Exception | None = None) -> None:
-    """Once it has claimed, the expanding transaction waits until Rasa is asked (then raises)."""
-    expander = pieces.expander
-    real_claims = expander._claim_for_idle
-
-    async def claims(*args, **kwargs):
-        await real_claims(*args, **kwargs)
-        await pieces.rasa.was_asked.wait()
-        if then is not None:
-            raise then
-
-    expander._claim_for_idle = claims  # type: ignore[method-assign]
-
-
-async def test_rasa_is_asked_while_the_claiming_transaction_is_still_open(sessions):
-    pieces = Pieces(sessions)
-    claim_then_wait_for_rasa(pieces)
-    [idle] = await pieces.idle()
-    await pieces.member_writes("m1")
-    expanding_step = asyncio.create_task(pieces.expander.step())
-    await asyncio.wait_for(idle, 1)  # handed over inside the transaction
-    [dispatcher] = pieces.dispatchers
-    turn = asyncio.create_task(dispatcher.step())
-    # Had the dispatcher waited for the commit to ask Rasa, both would wait for ever.
-    assert await asyncio.wait_for(expanding_step, 5) is True
-    assert await asyncio.wait_for(turn, 5) is True
-    assert pieces.rasa.asked == ["cau hoi m1"]
-    assert await pieces.replies() == 1
-    async with sessions() as session:
-        assert (await session.scalar(select(DispatchJob.status))) == "done"
-
-
-async def test_a_turn_whose_claim_is_rolled_back_writes_nothing_and_is_answered_once(
-    sessions, caplog
-):
-    pieces = Pieces(sessions)
-    claim_then_wait_for_rasa(pieces, then=RuntimeError("fails after Rasa is asked"))
-    [idle] = await pieces.idle()
-    await pieces.member_writes("m1")
-    expanding_step = asyncio.create_task(pieces.expander.step())
-    await asyncio.wait_for(idle, 1)
-    [dispatcher] = pieces.dispatchers
-    turn = asyncio.create_task(dispatcher.step())
-    assert await asyncio.wait_for(expanding_step, 5) is True  # then expanded alone
-    assert await asyncio.wait_for(turn, 5) is True
-    assert pieces.rasa.asked == ["cau hoi m1"]
-    assert await pieces.replies() == 0  # the turn was dropped, not recorded
-    dropped = [r.message for r in caplog.records if r.name == "bot.workers.dispatcher"]
-    assert dropped == [
-        "dispatch job 1: the expansion that claimed it was rolled back; its delivery is "
-        "expanded again later"
-    ]  # dropped before trying to record it, not refused for a lost lease
-    assert await pieces.leases() == [None]  # the job expanded again, free to claim
-    assert await dispatcher.step() is True
-    assert pieces.rasa.asked == ["cau hoi m1", "cau hoi m1"]  # Rasa asked again: see handoff
-    assert await pieces.replies() == 1
-    assert await dispatcher.step() is False
 
 
 async def test_from_the_sqlite_receive_log_too(sqlite_sessions, receive_log):  # noqa: F811
