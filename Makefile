@@ -41,7 +41,7 @@ retention:
 	@.venv/bin/python -m bot.member_command retention $(ARGS)
 
 bench:
-	@if [ -z "$(ARGS)" ]; then echo 'usage: make bench ARGS="ingest|e2e|burst|memory|profile [--db sqlite|postgresql] [--quick]"' >&2; exit 2; fi
+	@if [ -z "$(ARGS)" ]; then echo 'usage: make bench ARGS="ingest|e2e|burst|memory|profile [--db sqlite,postgresql] [--quick] [--out FILE]"' >&2; exit 2; fi
 	@bash tools/setup.sh
 	@.venv/bin/python -m tools.train
 	@.venv/bin/python -m bench $(ARGS)

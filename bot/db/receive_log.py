@@ -219,7 +219,7 @@ def _run(connection: sqlite3.Connection, statement: str, values: list[tuple[Any,
 
 
 def identity(url: str) -> str | None:
-    """The log's id, read without writing; None if there is no log yet."""
+    """The log's id, read only; None if there is no log yet."""
     with _read_only(url) as connection:
         if connection is None:
             return None
@@ -228,9 +228,11 @@ def identity(url: str) -> str | None:
 
 
 def rows_after(url: str, after: int) -> Iterator[Received]:
-    """The log's rows after ``after`` (its cursor: not expanded yet), read without writing.
+    """The log's rows after ``after`` (its cursor: not expanded yet), read only.
 
-    For ``make member export``, in a process of its own beside the gateway's.
+    For ``make member export``, in a process of its own beside the gateway's. Read only, but
+    with the gateway stopped SQLite makes the log's ``-wal`` and ``-shm`` files again, owned by
+    whoever runs the export.
     """
     with _read_only(url) as connection:
         if connection is None:

@@ -36,30 +36,31 @@ class WaitingEvents:
     async def add(
         self, session: AsyncSession, channel: str, body: bytes, received_at: dt.datetime
     ) -> None:
-        """Keep the member's events of one waiting delivery.
+        """Keep the member's events of one waiting delivery, of any channel.
 
         One that does not parse (kept after failing to expand) is only counted: it cannot be
         told whose it is, and other members' words must not go into the export.
         """
-        if channel != self.channel:
-            return
         try:
             events = every_event(channel, parse_json(body))
         except (BadJson, InvalidPayload):
             self.unreadable += 1
             return
+        member = (self.channel, self.page_id, self.user_id)
         mine = [
             event
             for event in events
             if isinstance(event, InboundMessage | PageEcho | MemberEvent)
-            and (event.page_id, event.user_id) == (self.page_id, self.user_id)
+            and (event.channel, event.page_id, event.user_id) == member
         ]
         if mine:
             mine = erasures.without_erased(mine, await erasures.since(session, received_at))
         self.events += [_exported(event, received_at) for event in mine]
 
 
-def _exported(event: InboundMessage | PageEcho | MemberEvent, received_at: dt.datetime) -> Any:
+def _exported(
+    event: InboundMessage | PageEcho | MemberEvent, received_at: dt.datetime
+) -> dict[str, Any]:
     """The event as the export shows it: what the member said, did, or was sent."""
     exported: dict[str, Any] = {"received_at": received_at.isoformat()}
     if isinstance(event, MemberEvent):
