@@ -36,12 +36,17 @@ class Handoff:
         """
         handed: asyncio.Future[Claimed | None] = asyncio.get_running_loop().create_future()
         self._idle[worker] = handed
-        woken = asyncio.ensure_future(wakeup.wait(seconds))
-        try:
-            await asyncio.wait((handed, woken), return_when=asyncio.FIRST_COMPLETED)
+
+        def woken_up(_: asyncio.Future[None]) -> None:
             if self._idle.get(worker) is handed:  # not reserved: nothing will be handed
                 del self._idle[worker]
-                return None
+                handed.set_result(None)
+
+        woken = asyncio.ensure_future(wakeup.wait(seconds))
+        woken.add_done_callback(woken_up)
+        try:
+            # One future, resolved by ``give`` or by the wake-up: a job handed over wakes
+            # this task at the next turn of the loop (``asyncio.wait`` would take two).
             return await handed
         finally:
             # A notify that woke this worker as it was handed a job is dropped here; the
