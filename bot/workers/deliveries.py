@@ -261,27 +261,24 @@ class DeliveryExpander:
         A job claimed for a dispatcher that stopped meanwhile (the process is stopping) is
         released, so that the conversation does not wait for the lease to run out.
         """
-        claimed, given, orphans = 0, 0, []
+        claimed, orphans = 0, []
         while handed and self._handoff is not None:
             worker, job = handed.pop(0)
             claimed += job is not None
-            if self._handoff.give(worker, job):
-                given += job is not None
-            elif job is not None:
+            if not self._handoff.give(worker, job) and job is not None:
                 orphans.append((worker, job[0]))
         if tally.messages > claimed:
             self._dispatch_wakeup.notify()
         if taken:
             log.info("webhook deliveries: %d expanded, %s", len(taken), tally)
+        if claimed:
+            # The dispatchers handed a job ask Rasa first; this worker's next step, even
+            # one that finds nothing, runs a query without giving the loop up.
+            await asyncio.sleep(0)
         if orphans:
             async with self._sessions() as session, session.begin():
                 for worker, job in orphans:
                     await finish_leased(session, DispatchJob, job.id, worker, {})
-        if given:
-            # The dispatchers handed a job start their turns (up to the request to Rasa)
-            # first: this worker's next step, even one that finds nothing, runs a query
-            # without giving the loop up.
-            await asyncio.sleep(0)
 
     def _batch_failed(self, taken: list[Taken]) -> None:
         log.warning("webhook deliveries: a batch of %d failed, one by one now", len(taken))

@@ -38,9 +38,7 @@ class Handoff:
         self._idle[worker] = handed
 
         def woken_up(_: asyncio.Future[None]) -> None:
-            # Not reserved: nothing will be handed. Not cancelled: this task was stopped
-            # in the same turn of the loop, and its ``finally`` has not run yet.
-            if self._idle.get(worker) is handed and not handed.done():
+            if self._idle.get(worker) is handed:  # not reserved: nothing will be handed
                 del self._idle[worker]
                 handed.set_result(None)
 
@@ -53,10 +51,10 @@ class Handoff:
         finally:
             # A notify that woke this worker as it was handed a job is dropped here; the
             # dispatcher passes one on as it starts any job (``Dispatcher.step``).
-            # Stopped while reserved: ``give`` finds ``handed`` cancelled (as awaiting it was).
             woken.cancel()
             if self._idle.get(worker) is handed:
                 del self._idle[worker]
+            handed.cancel()  # stopped while reserved: ``give`` must know nobody takes it
 
     def reserve(self) -> str | None:
         """An idle worker, now bound to wait for ``give``; None if none is idle."""
