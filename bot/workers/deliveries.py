@@ -20,7 +20,6 @@ a lock, whether anything is new: an expanding transaction holds the write lock f
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -271,10 +270,6 @@ class DeliveryExpander:
             self._dispatch_wakeup.notify()
         if taken:
             log.info("webhook deliveries: %d expanded, %s", len(taken), tally)
-        if claimed:
-            # The dispatchers handed a job ask Rasa first; this worker's next step, even
-            # one that finds nothing, runs a query without giving the loop up.
-            await asyncio.sleep(0)
         if orphans:
             async with self._sessions() as session, session.begin():
                 for worker, job in orphans:

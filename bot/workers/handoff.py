@@ -36,17 +36,12 @@ class Handoff:
         """
         handed: asyncio.Future[Claimed | None] = asyncio.get_running_loop().create_future()
         self._idle[worker] = handed
-
-        def woken_up(_: asyncio.Future[None]) -> None:
+        woken = asyncio.ensure_future(wakeup.wait(seconds))
+        try:
+            await asyncio.wait((handed, woken), return_when=asyncio.FIRST_COMPLETED)
             if self._idle.get(worker) is handed:  # not reserved: nothing will be handed
                 del self._idle[worker]
-                handed.set_result(None)
-
-        woken = asyncio.ensure_future(wakeup.wait(seconds))
-        woken.add_done_callback(woken_up)
-        try:
-            # One future, resolved by ``give`` or by the wake-up: a job handed over wakes
-            # this task at the next turn of the loop (``asyncio.wait`` would take two).
+                return None
             return await handed
         finally:
             # A notify that woke this worker as it was handed a job is dropped here; the

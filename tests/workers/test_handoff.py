@@ -109,24 +109,6 @@ async def test_a_new_job_is_claimed_for_an_idle_dispatcher_and_handed_over(sessi
         assert (await session.scalar(select(DispatchJob.status))) == "done"
 
 
-async def test_the_dispatcher_handed_a_job_asks_rasa_before_the_expander_steps_again(sessions):
-    pieces = Pieces(sessions)
-    [dispatcher] = pieces.dispatchers
-
-    async def dispatch() -> None:
-        await dispatcher.wait(3600)
-        await dispatcher.step()
-
-    turn = asyncio.create_task(dispatch())
-    await asyncio.sleep(0)
-    await pieces.member_writes("m1")
-    assert await pieces.expander.step() is True
-    # The expander's next step would run a query before giving the loop up: Rasa is asked
-    # before it, at the loop's next turn after the commit.
-    assert pieces.rasa.asked == ["cau hoi m1"]
-    await asyncio.wait_for(turn, 5)
-
-
 async def test_from_the_sqlite_receive_log_too(sqlite_sessions, receive_log):  # noqa: F811
     pieces = Pieces(sqlite_sessions, log=receive_log)
     [idle] = await pieces.idle()
