@@ -26,7 +26,7 @@ from tests.privacy.test_erasure_of_deliveries import (
     gateway,
 )
 
-MEMBER = ["facebook", PAGE, ERASED]  # the member erased in the last test
+MEMBER = ["facebook", PAGE, ERASED]  # erased only in the second test
 OTHERS_WORDS = "luong toi thieu vung 1"
 KEPT_WORDS = "cty chua dong bhxh 3 thang"
 
@@ -38,6 +38,19 @@ async def export(database_url: str, tmp_path) -> dict:
     assert status == 0, stderr
     assert OTHERS_WORDS not in stdout  # nobody else's words
     return json.loads(stdout)
+
+
+def zalo_text(user_id: str, mid: str, text: str) -> bytes:
+    """A Zalo ``user_send_text`` to an OA whose id is the Facebook page's."""
+    event = {
+        "event_name": "user_send_text",
+        "app_id": "2553928453557884079",
+        "sender": {"id": user_id},
+        "recipient": {"id": PAGE},
+        "message": {"text": text, "msg_id": mid},
+        "timestamp": "1747301230145",
+    }
+    return json.dumps(event).encode()
 
 
 async def keep(sessions, raw: bytes, received_at: dt.datetime, channel: str = "facebook") -> None:
@@ -59,6 +72,8 @@ async def test_export_reads_deliveries_not_expanded_yet_then_what_they_became(
         await keep(sessions, delivery((ERASED, "m0", KEPT_WORDS)), kept_at)
         await keep(sessions, b'{"object": "page", "entry": "not a list"}', kept_at)
         await keep(sessions, b'{"event_name": "user_send_text"}', kept_at, channel="zalo")
+        # the same ids on another channel are another member
+        await keep(sessions, zalo_text(ERASED, "z1", OTHERS_WORDS), kept_at, channel="zalo")
 
         exported = await export(database_url, tmp_path)
         assert exported["conversations"] == []  # nothing expanded yet
